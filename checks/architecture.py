@@ -1,0 +1,193 @@
+"""NN1: architecture, activations and losses."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from nnlint.facts.graph import Network
+from nnlint.project import Pairing, Project
+from nnlint.rules import Hit, rule
+
+_SATURATING = frozenset({"sigmoid", "tanh"})
+
+
+@rule(
+    "NN101",
+    "hidden-sigmoid-or-tanh",
+    severity="warning",
+    summary="Sigmoid or tanh as a hidden-layer activation in a non-recurrent network.",
+)
+def hidden_sigmoid_or_tanh(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Finds a sigmoid or tanh whose output feeds another weight layer (Linear, Conv, Dense)
+    in a feed-forward network: in `nn.Sequential`, in `forward` (modules or functional
+    calls), in Keras `Dense(..., activation="sigmoid")` and `Activation("tanh")` layers.
+
+    ## Why is this bad?
+    Sigmoid and tanh saturate: away from zero their gradient is almost nil, so stacked
+    hidden layers pass back vanishing gradients and training stalls. Sigmoid outputs are also
+    not zero-centred. ReLU-family activations (ReLU, LeakyReLU, GELU, SiLU) train deep
+    networks faster and more reliably.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(784, 256), nn.Sigmoid(), nn.Linear(256, 10))
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    ```
+
+    ## Known limits
+    Not reported: the output layer (a sigmoid for binary or multi-label outputs, a tanh for
+    bounded outputs), gates whose output multiplies another tensor (`x * torch.sigmoid(g)`,
+    squeeze-and-excitation, GLU/WaveNet units), and any network with recurrent or attention
+    layers, where tanh is part of the design. Only what reaches the network's output is
+    followed.
+
+    ## Fix safety
+    No automatic fix: changing an activation changes the model.
+
+    ## References
+    - Glorot & Bengio, "Understanding the difficulty of training deep feedforward neural
+      networks" (2010)
+    - https://pytorch.org/docs/stable/nn.html#non-linear-activations-weighted-sum-nonlinearity
+    """
+    for module in project.modules:
+        for network in module.networks.values():
+            if project.is_sequence_model(network, module):
+                continue
+            for gnode in network.hidden_activations(_SATURATING):
+                yield Hit(
+                    module.path,
+                    gnode.node,
+                    f"{gnode.act} used as a hidden-layer activation; it saturates and its "
+                    "gradients vanish in deep networks",
+                    "use ReLU, LeakyReLU or GELU in hidden layers; keep sigmoid/tanh for "
+                    "outputs and gates",
+                )
+
+
+@rule(
+    "NN102",
+    "output-activation-loss-mismatch",
+    severity="error",
+    summary="The model's output activation does not fit the loss it is trained with.",
+)
+def output_activation_loss_mismatch(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Pairs each loss with the model whose output it receives (across files) and checks the
+    output activation against what the loss expects: softmax/log_softmax before
+    `CrossEntropyLoss`, sigmoid before `BCEWithLogitsLoss`, `NLLLoss` without log_softmax,
+    `BCELoss` on raw logits, a softmax over several units with binary cross-entropy, a sigmoid
+    over many classes with categorical cross-entropy, `Dense(1, activation="softmax")`, and
+    Keras `from_logits` that contradicts the output layer.
+
+    ## Why is this bad?
+    `CrossEntropyLoss` applies log-softmax itself: a softmax before it squashes the logits
+    twice, gradients shrink and training crawls. A loss that expects probabilities fed raw
+    logits (or the reverse) computes a wrong value with no error. A softmax over one unit is
+    always 1.0, so the network learns nothing.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(128, 10), nn.Softmax(dim=1))
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(128, 10))  # raw logits
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    ```
+
+    ## Known limits
+    Only pairs whose model and loss can both be followed statically (names, parameters bound
+    at call sites in the same module, imports between linted files) are checked; models
+    passed in from elsewhere are left alone.
+
+    ## Fix safety
+    No automatic fix yet.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html
+    - https://keras.io/api/losses/probabilistic_losses/
+    """
+    for module in project.modules:
+        for network in module.networks.values():
+            yield from _single_unit_softmax(module.path, network)
+    for pairing in project.pairings():
+        yield from _mismatch(pairing)
+
+
+def _single_unit_softmax(path: str, network: Network) -> Iterator[Hit]:
+    output = network.output()
+    if output.act == "softmax" and output.units == 1 and output.node is not None:
+        yield Hit(
+            path,
+            output.node,
+            "softmax over a single output unit always returns 1.0; the network cannot learn",
+            "for binary classification use one unit with sigmoid (or logits with a "
+            "with-logits loss), or two units with softmax",
+        )
+
+
+def _mismatch(pairing: Pairing) -> Iterator[Hit]:
+    loss = pairing.loss
+    output = pairing.network.output()
+    act, node, path = output.act, output.node, pairing.network_module.path
+    if loss.post_act is not None:
+        act, node, path = loss.post_act, loss.post_node, pairing.loss_module.path
+    if act is None or node is None:
+        return
+    at_loss = (pairing.loss_module.path, loss.node)
+    units = output.units
+    if loss.framework == "torch":
+        yield from _torch_mismatch(loss.kind, act, units, (path, node), at_loss)
+    else:
+        yield from _keras_mismatch(loss.kind, bool(loss.from_logits), act, units, (path, node), at_loss)
+
+
+Place = tuple[str, ast.AST]
+
+
+def _torch_mismatch(kind: str, act: str, units: int | None, at_act: Place, at_loss: Place) -> Iterator[Hit]:
+    if kind == "cross_entropy" and act in {"softmax", "log_softmax"}:
+        yield Hit(*at_act, f"{act} output fed to cross-entropy, which applies log-softmax itself",
+                  "return raw logits from the model and keep softmax for inference")
+    elif kind == "bce_logits" and act == "sigmoid":
+        yield Hit(*at_act, "sigmoid output fed to BCEWithLogitsLoss, which applies sigmoid itself",
+                  "return raw logits, or keep the sigmoid and use BCELoss")
+    elif kind == "nll" and act != "log_softmax":
+        what = "raw logits" if act == "linear" else f"{act} outputs"
+        yield Hit(*at_loss, f"NLLLoss expects log-probabilities but receives {what}",
+                  "end the model with log_softmax, or use CrossEntropyLoss on raw logits")
+    elif kind == "bce" and act == "linear":
+        yield Hit(*at_loss, "BCELoss expects probabilities but receives raw logits",
+                  "use BCEWithLogitsLoss on the logits (numerically stable)")
+    elif kind == "bce" and act == "softmax" and (units or 0) > 1:
+        yield Hit(*at_act, "softmax over several units fed to binary cross-entropy",
+                  "use sigmoid for independent labels, or softmax with cross-entropy")
+
+
+def _keras_mismatch(
+    kind: str, from_logits: bool, act: str, units: int | None, at_act: Place, at_loss: Place
+) -> Iterator[Hit]:
+    probabilistic = act in {"softmax", "sigmoid"}
+    if from_logits and probabilistic:
+        yield Hit(*at_loss, f"from_logits=True but the model already ends in {act}",
+                  f"drop the {act} from the last layer, or set from_logits=False")
+    elif not from_logits and act == "linear":
+        yield Hit(*at_loss, "the loss expects probabilities (from_logits=False) but the last "
+                  "layer has no activation", "pass from_logits=True to the loss, or add the "
+                  "output activation")
+    elif kind == "categorical" and act == "sigmoid" and (units or 0) > 2:
+        yield Hit(*at_act, "sigmoid output with categorical cross-entropy over many classes",
+                  "use softmax for one label per sample, or binary cross-entropy for multi-label")
+    elif kind == "binary" and act == "softmax" and (units or 0) > 1:
+        yield Hit(*at_act, "softmax over several units with binary cross-entropy",
+                  "use sigmoid for independent labels, or categorical cross-entropy")

@@ -1,0 +1,7 @@
+"""Allow `python -m nnlint`."""
+
+import sys
+
+from nnlint.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""Which files a run lints: Python files under the given paths, minus excludes and
+git-ignored paths."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from nnlint.config import Settings
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+def excluded(path: Path, settings: Settings, under: Path) -> bool:
+    """True when the path relative to the project root, or a folder or file name below
+    `under` (the folder being walked), matches an exclude glob."""
+    try:
+        relative = path.resolve().relative_to(settings.root.resolve()).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    parts = path.relative_to(under).parts
+    return any(
+        fnmatch.fnmatch(relative, pattern) or any(fnmatch.fnmatch(p, pattern) for p in parts)
+        for pattern in settings.exclude
+    )
+
+
+def _git_visible(folder: Path) -> set[Path] | None:
+    """Files git does not ignore under `folder`, or None outside a git work tree."""
+    try:
+        result = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "."],
+            cwd=folder, capture_output=True, check=False, timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    names = result.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return {(folder / name).resolve() for name in names if name}
+
+
+def discover(paths: list[Path], settings: Settings) -> Iterator[Path]:
+    """Yield each file to lint once, in a stable order. Files named explicitly are kept
+    even when excluded, as ruff does without `--force-exclude`."""
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_file():
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                yield path
+            continue
+        visible = _git_visible(path) if settings.respect_gitignore else None
+        for file in _walk(path, settings):
+            resolved = file.resolve()
+            if resolved in seen or (visible is not None and resolved not in visible):
+                continue
+            seen.add(resolved)
+            yield file
+
+
+def _walk(folder: Path, settings: Settings) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        base = Path(root)
+        dirs[:] = sorted(d for d in dirs if not excluded(base / d, settings, folder))
+        for name in sorted(files):
+            file = base / name
+            if name.endswith(PYTHON_SUFFIXES) and not excluded(file, settings, folder):
+                yield file

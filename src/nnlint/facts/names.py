@@ -1,0 +1,89 @@
+"""Import aliases and canonical qualified names.
+
+`import torch.nn as nn` makes `nn.Linear` mean `torch.nn.Linear`; `tf.keras.layers.Dense`,
+`tensorflow.keras.layers.Dense` and Keras 3's `keras.layers.Dense` all become
+`keras.layers.Dense`, so rules match one spelling.
+"""
+
+from __future__ import annotations
+
+import ast
+
+# Longest prefix first: the first match wins.
+_CANONICAL_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("tensorflow.python.keras", "keras"),
+    ("tensorflow.keras", "keras"),
+    ("tf_keras", "keras"),
+    ("keras.src", "keras"),
+    ("keras.api", "keras"),
+    ("pytorch_lightning", "lightning.pytorch"),
+    ("lightning.pytorch", "lightning.pytorch"),
+    ("lightning.fabric", "lightning.fabric"),
+    ("lightning", "lightning.pytorch"),
+)
+
+
+def canonical(name: str) -> str:
+    """Return the one spelling rules match for a fully-qualified name."""
+    for prefix, replacement in _CANONICAL_PREFIXES:
+        if name == prefix or name.startswith(prefix + "."):
+            return replacement + name[len(prefix) :]
+    return name
+
+
+def import_table(tree: ast.Module, module_name: str) -> dict[str, str]:
+    """Map each local name bound by an import anywhere in the module to its qualified name."""
+    table: dict[str, str] = {}
+    package = module_name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    table[alias.asname] = canonical(alias.name)
+                else:
+                    top = alias.name.partition(".")[0]
+                    table[top] = canonical(top)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                keep = len(parts) - (node.level - 1)
+                prefix = ".".join(parts[: max(keep, 0)])
+                base = f"{prefix}.{base}".strip(".") if base else prefix
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                full = f"{base}.{alias.name}" if base else alias.name
+                table[alias.asname or alias.name] = canonical(full)
+    return table
+
+
+def dotted(expr: ast.expr) -> str | None:
+    """`a.b.c` as a string, or None when the expression is not a plain dotted name."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        parts.append(expr.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def name_tokens(name: str) -> list[str]:
+    """Split an identifier into lower-case words: `trainLoader2` -> ['train', 'loader']."""
+    words: list[str] = []
+    current = ""
+    for ch in name:
+        if ch == "_" or ch.isdigit():
+            if current:
+                words.append(current)
+            current = ""
+        elif ch.isupper() and current and not current[-1].isupper():
+            words.append(current)
+            current = ch
+        else:
+            current += ch
+    if current:
+        words.append(current)
+    return [w.lower() for w in words]

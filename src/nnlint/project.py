@@ -1,0 +1,92 @@
+"""The project index: facts of every module in a run, joined across files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnlint.facts import ModuleFacts
+from nnlint.facts.graph import Network
+from nnlint.facts.losses import LossUse
+from nnlint.source import SourceFile
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """A loss applied to a network's output, possibly in another module."""
+
+    loss: LossUse
+    loss_module: ModuleFacts
+    network: Network
+    network_module: ModuleFacts
+
+
+def module_name(path: Path) -> str:
+    """The dotted name a file is imported by: its stem, prefixed by enclosing packages."""
+    parts = [] if path.stem == "__init__" else [path.stem]
+    parent = path.parent
+    while (parent / "__init__.py").is_file() and parent.name:
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    return ".".join(parts) or path.parent.name
+
+
+class Project:
+    """All modules of one run, with cross-module lookups."""
+
+    def __init__(self, modules: list[ModuleFacts], broken: list[SourceFile] | None = None) -> None:
+        self.modules = modules
+        self.broken = broken or []
+        self._by_name: dict[str, list[ModuleFacts]] = {}
+        for module in modules:
+            self._by_name.setdefault(module.module_name, []).append(module)
+
+    def network(self, key: str, origin: ModuleFacts) -> tuple[Network, ModuleFacts] | None:
+        """Resolve a network key from `origin`: its own module first, then the module it
+        imports, the closest one on disk when several files share a module name."""
+        if key in origin.networks:
+            return origin.networks[key], origin
+        module, _, _ = key.rpartition(".")
+        candidates = [m for m in self._by_name.get(module, []) if key in m.networks]
+        if not candidates:
+            return None
+        here = Path(origin.source.path).resolve().parent
+        ranked = sorted(candidates, key=lambda m: -_shared_depth(here, Path(m.source.path)))
+        if len(ranked) > 1 and _shared_depth(here, Path(ranked[0].source.path)) == _shared_depth(
+            here, Path(ranked[1].source.path)
+        ):
+            return None
+        return ranked[0].networks[key], ranked[0]
+
+    def is_sequence_model(self, network: Network, module: ModuleFacts, depth: int = 0) -> bool:
+        """True when the network, or a network it uses as a layer, is recurrent or attends."""
+        if network.recurrent:
+            return True
+        if depth > 8:
+            return False
+        for ref in network.submodules:
+            found = self.network(ref, module)
+            if found is not None and self.is_sequence_model(*found, depth + 1):
+                return True
+        return False
+
+    def pairings(self) -> Iterator[Pairing]:
+        """Every loss use whose model resolves to a known network."""
+        for module in self.modules:
+            for use in module.loss_uses:
+                if use.model is None:
+                    continue
+                found = self.network(use.model, module)
+                if found is not None:
+                    yield Pairing(use, module, found[0], found[1])
+
+
+def _shared_depth(here: Path, other: Path) -> int:
+    other_parts = other.resolve().parent.parts
+    depth = 0
+    for a, b in zip(here.parts, other_parts):
+        if a != b:
+            break
+        depth += 1
+    return depth

@@ -1,0 +1,99 @@
+"""The rule registry: rules declare themselves in `nnlint.checks` modules with `@rule`."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nnlint.project import Project
+
+DOC_HEADINGS = (
+    "What it does",
+    "Why is this bad?",
+    "Example",
+    "Use instead",
+    "Known limits",
+    "Fix safety",
+    "References",
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a check yields: a node in a file and the message for it."""
+
+    path: str
+    node: ast.AST | tuple[int, int]
+    message: str
+    help: str = ""
+
+    @property
+    def position(self) -> tuple[int, int]:
+        if isinstance(self.node, tuple):
+            return self.node
+        return getattr(self.node, "lineno", 1), getattr(self.node, "col_offset", 0)
+
+
+Check = Callable[["Project"], Iterator[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule: stable code and kebab-case name, severity, one-line summary, doc, check."""
+
+    code: str
+    name: str
+    severity: str
+    summary: str
+    doc: str
+    check: Check
+
+
+_REGISTERED: list[Rule] = []
+
+
+def rule(code: str, name: str, *, severity: str, summary: str) -> Callable[[Check], Check]:
+    """Register a check function; its docstring is the rule's documentation."""
+
+    def register(check: Check) -> Check:
+        doc = _dedent_doc(check.__doc__ or "")
+        _REGISTERED.append(Rule(code, name, severity, summary, doc, check))
+        return check
+
+    return register
+
+
+def _dedent_doc(doc: str) -> str:
+    lines = doc.strip("\n").splitlines()
+    indents = [len(x) - len(x.lstrip()) for x in lines[1:] if x.strip()]
+    cut = min(indents, default=0)
+    return "\n".join([lines[0].strip(), *(x[cut:] for x in lines[1:])]).strip() if lines else ""
+
+
+@cache
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule, loaded from the modules of `nnlint.checks`, sorted by code."""
+    import nnlint.checks as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+    return tuple(sorted(_REGISTERED, key=lambda r: r.code))
+
+
+def rule_by_code(code: str) -> Rule | None:
+    return next((r for r in all_rules() if r.code == code.upper()), None)
+
+
+CODE_PATTERN = re.compile(r"^NN\d{0,3}$")
+
+
+def matches(code: str, selectors: list[str]) -> bool:
+    """True when `code` matches one of the codes or prefixes in `selectors` (ALL: every)."""
+    return any(s == "ALL" or code.startswith(s) for s in selectors)

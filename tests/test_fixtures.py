@@ -1,0 +1,53 @@
+"""Fixtures are the spec: nnlint must report exactly the findings annotated on their lines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nnlint.config import Settings
+from nnlint.engine import lint
+from tests.fixture_expectations import FIXTURES, expected_findings
+
+
+@pytest.fixture(scope="module")
+def reported() -> set[tuple[str, int, str, str]]:
+    cwd = os.getcwd()
+    os.chdir(FIXTURES)
+    try:
+        report = lint([Path(".")], Settings(root=FIXTURES, respect_gitignore=False))
+    finally:
+        os.chdir(cwd)
+    assert not report.errors, report.errors
+    return {(Path(f.path).as_posix(), f.line, f.code, f.severity) for f in report.findings}
+
+
+def test_no_missing_findings(reported: set[tuple[str, int, str, str]]) -> None:
+    missing = sorted(expected_findings() - reported)
+    assert not missing, "annotated but not reported:\n" + "\n".join(map(str, missing))
+
+
+def test_no_extra_findings(reported: set[tuple[str, int, str, str]]) -> None:
+    extra = sorted(reported - expected_findings())
+    assert not extra, "reported but not annotated:\n" + "\n".join(map(str, extra))
+
+
+def test_clean_scripts_have_no_annotations_and_no_findings(
+    reported: set[tuple[str, int, str, str]],
+) -> None:
+    assert not [e for e in expected_findings() if e[0].startswith("clean/")]
+    assert not [r for r in reported if r[0].startswith("clean/")]
+
+
+def test_every_rule_has_true_positive_and_true_negative_fixtures() -> None:
+    from nnlint.rules import all_rules
+
+    for rule in all_rules():
+        folder = FIXTURES / rule.code
+        tps = list(folder.glob("tp_*"))
+        assert tps, f"{rule.code} has no true-positive fixtures"
+        if rule.code != "NN000":
+            assert len(list(folder.glob("tn_*"))) >= 5, f"{rule.code} needs true negatives"
+            assert len(tps) >= 5, f"{rule.code} needs at least 5 true positives"
