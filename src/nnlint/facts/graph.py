@@ -63,6 +63,7 @@ class Network:
     outputs: list[GNode]
     recurrent: bool
     submodules: frozenset[str] = frozenset()
+    methods: frozenset[str] = frozenset()
 
     def hidden_activations(self, kinds: frozenset[str]) -> list[GNode]:
         """Activations of `kinds` whose output feeds another weight layer and gates nothing."""
@@ -84,9 +85,12 @@ class Network:
         return results.pop()
 
     def normalises_input(self) -> bool:
-        """True when the first layers scale the input or embed token ids."""
+        """False only when the input goes straight into a weight layer; a first layer that
+        scales, embeds or does anything we cannot see counts as normalising."""
         inputs = [n for n in self.nodes if n.kind == "input"]
-        return any(_feeds(n, {"norm", "embedding"}, through={"pass"}) for n in inputs)
+        direct = any(_feeds(n, {"weight"}, through={"pass"}) for n in inputs)
+        other = {"norm", "embedding", "unknown", "act", "gate", "network", "recurrent", "attention"}
+        return not direct or any(_feeds(n, other, through={"pass"}) for n in inputs)
 
     def has_kind(self, kind: str) -> bool:
         return any(n.kind == kind for n in self.nodes)

@@ -6,12 +6,14 @@ import ast
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from nnlint.facts.data import DataFacts, SplitUse, split_calls
 from nnlint.facts.graph import Network
 from nnlint.facts.layers import LayerClassifier
 from nnlint.facts.losses import LossUse, find_loss_uses
 from nnlint.facts.names import import_table
 from nnlint.facts.networks import NetworkFinder, model_key, network_classes
 from nnlint.facts.scope import Collector, Scope
+from nnlint.facts.training import EpochLoop, KerasFit, LightningFit, TrainingFacts
 from nnlint.facts.values import Resolver
 from nnlint.source import SourceFile
 
@@ -25,8 +27,14 @@ class ModuleFacts:
     collected: Collector
     resolver: Resolver
     classifier: LayerClassifier
+    data: DataFacts
+    training: TrainingFacts
     networks: dict[str, Network] = field(default_factory=dict)
     loss_uses: list[LossUse] = field(default_factory=list)
+    keras_fits: list[KerasFit] = field(default_factory=list)
+    lightning_fits: list[LightningFit] = field(default_factory=list)
+    epoch_loops: list[EpochLoop] = field(default_factory=list)
+    splits: list[SplitUse] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -35,6 +43,21 @@ class ModuleFacts:
     def model_key(self, expr: ast.expr, scope: Scope) -> str | None:
         """The network key an expression refers to (see `networks.model_key`)."""
         return model_key(expr, scope, self.resolver, self.classifier, self.module_name)
+
+    def is_keras_model(self, expr: ast.expr, scope: Scope) -> bool:
+        """True when `expr` is a Keras model (built here, loaded, or a keras.applications net)."""
+        key = self.model_key(expr, scope)
+        if key is not None and key in self.networks:
+            return self.networks[key].framework == "keras"
+        origins = self.resolver.origins(expr, scope)
+        return bool(origins) and all(
+            isinstance(o.expr, ast.Call)
+            and (self.resolver.call_name(o.expr, o.scope) or "").startswith(
+                ("keras.models.", "keras.applications.", "keras.saving.", "keras.Sequential",
+                 "keras.Model", "keras_tuner.")
+            )
+            for o in origins
+        )
 
     @cached_property
     def frameworks(self) -> set[str]:
@@ -50,7 +73,13 @@ def extract(source: SourceFile, module_name: str) -> ModuleFacts:
     resolver = Resolver(collected)
     classes = network_classes(collected)
     classifier = LayerClassifier(resolver, module_name, set(classes))
-    facts = ModuleFacts(source, module_name, collected, resolver, classifier)
+    data = DataFacts(resolver)
+    training = TrainingFacts(resolver, data)
+    facts = ModuleFacts(source, module_name, collected, resolver, classifier, data, training)
     facts.networks = NetworkFinder(collected, resolver, classifier, module_name).find(classes)
     facts.loss_uses = find_loss_uses(resolver, facts.model_key)
+    facts.keras_fits = training.keras_fits(facts.is_keras_model)
+    facts.lightning_fits = training.lightning_fits()
+    facts.epoch_loops = training.epoch_loops()
+    facts.splits = split_calls(resolver)
     return facts

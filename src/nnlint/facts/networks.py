@@ -96,7 +96,7 @@ class NetworkFinder:
         recurrent = contains_kind(specs, set(_SEQUENCE_MODELS)) or _sequence_like(builder)
         refs = network_refs(specs) | {n.ref for n in builder.nodes if n.ref}
         return Network(f"{self.module}.{cls.name}", cls.node, framework, builder.nodes, outputs,
-                       recurrent, refs)
+                       recurrent, refs, frozenset(cls.methods))
 
     def _sequential(self, call: ast.Call, scope: Scope) -> Network:
         builder = GraphBuilder(self.resolver, self.classifier)

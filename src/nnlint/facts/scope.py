@@ -170,7 +170,9 @@ class Collector(ast.NodeVisitor):
                 if isinstance(elt, ast.Name):
                     self._scope.bind(elt.id, Binding(pos, value, "unpack", i))
                 elif isinstance(elt, ast.Tuple | ast.List):
-                    self._bind_target(elt, None, "unpack", after)
+                    for inner in ast.walk(elt):
+                        if isinstance(inner, ast.Name):
+                            self._scope.bind(inner.id, Binding(pos, value, "unpack", i))
                 elif isinstance(elt, ast.Starred) and isinstance(elt.value, ast.Name):
                     self._scope.bind(elt.value.id, Binding(pos, None, "unpack"))
         elif (

@@ -1,0 +1,320 @@
+"""NN2: data, splits and leakage."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from nnlint import tables
+from nnlint.facts import ModuleFacts
+from nnlint.facts.data import name_role
+from nnlint.facts.scope import CallSite
+from nnlint.facts.values import argument
+from nnlint.project import Project
+from nnlint.rules import Hit, rule
+
+_TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"})
+
+
+@rule(
+    "NN201",
+    "unnormalised-input",
+    severity="warning",
+    summary="Raw, unscaled data reaches the network without normalisation.",
+)
+def unnormalised_input(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Follows arrays from sources known to be unscaled (`keras.datasets.*.load_data()`,
+    scikit-learn `load_*`/`fetch_*`, `pandas.read_csv`, `numpy.loadtxt`) to where they enter
+    the network (`model.fit(x, ...)`, `TensorDataset(x, ...)`) and reports when nothing on
+    the way scales them: no division (`/ 255`, `/ std`), no scaler, and no `Rescaling`,
+    `Normalization`, BatchNorm or Embedding first layer.
+
+    ## Why is this bad?
+    Features on different scales (pixels in 0..255, prices in the thousands next to ratios
+    in 0..1) make the loss surface badly conditioned: gradient descent zig-zags, needs a tiny
+    learning rate, and saturates activations. Standardised inputs (zero mean, unit variance)
+    or inputs scaled to [0, 1] train faster and more reliably.
+
+    ## Example
+    ```python
+    (x_train, y_train), _ = keras.datasets.mnist.load_data()
+    model.fit(x_train, y_train, validation_split=0.1)
+    ```
+
+    ## Use instead
+    ```python
+    (x_train, y_train), _ = keras.datasets.mnist.load_data()
+    model.fit(x_train / 255.0, y_train, validation_split=0.1)
+    ```
+
+    ## Known limits
+    Data passed through a function nnlint cannot see into (`preprocess(x)`) is assumed to be
+    handled; so is data whose network starts with a layer that is not a plain weight layer.
+
+    ## Fix safety
+    No automatic fix.
+
+    ## References
+    - LeCun et al., "Efficient BackProp" (1998), section 4.3
+    - https://scikit-learn.org/stable/modules/preprocessing.html
+    """
+    for module in project.modules:
+        for fit in module.keras_fits:
+            if fit.x is None or _method(fit.site) != "fit":
+                continue
+            key = module.model_key(fit.model, fit.site.scope)
+            found = project.network(key, module) if key else None
+            if found is None or found[0].normalises_input():
+                continue
+            yield from _raw_hit(module, fit.site, fit.x)
+        if any(n.framework == "torch" and n.normalises_input() for n in module.networks.values()):
+            continue
+        for site in module.collected.calls:
+            if site.qualname in _TENSOR_DATASETS and site.node.args:
+                yield from _raw_hit(module, site, site.node.args[0])
+
+
+def _raw_hit(module: ModuleFacts, site: CallSite, data: ast.expr) -> Iterator[Hit]:
+    source = module.data.raw_source(data, site.scope)
+    if source is None:
+        return
+    shown = ast.unparse(data)
+    shown = shown if len(shown) <= 30 else shown[:27] + "..."
+    yield Hit(
+        module.path,
+        site.node,
+        f"`{shown}` comes from `{source}` and reaches the network unscaled",
+        "standardise it (StandardScaler fitted on the training split), divide pixels by 255, "
+        "or start the model with a Normalization/Rescaling layer",
+    )
+
+
+def _method(site: CallSite) -> str:
+    func = site.node.func
+    return func.attr if isinstance(func, ast.Attribute) else ""
+
+
+@rule(
+    "NN202",
+    "unshuffled-training-data",
+    severity="warning",
+    summary="Training data is not shuffled.",
+)
+def unshuffled_training_data(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Finds training data that is fed in a fixed order: a training `DataLoader` (named so, or
+    iterated by the loop that calls `backward()`) without `shuffle=True` or a sampler, Keras
+    `fit(..., shuffle=False)`, and a `tf.data` pipeline given to `fit` with no `.shuffle()`.
+
+    ## Why is this bad?
+    Data files are often sorted (by class, by date, by source). Mini-batches drawn in that
+    order are not representative: gradients are biased batch after batch, the loss
+    oscillates, and the model may forget earlier classes. Shuffling every epoch makes each
+    batch an unbiased sample.
+
+    ## Example
+    ```python
+    train_loader = DataLoader(train_set, batch_size=64)
+    ```
+
+    ## Use instead
+    ```python
+    train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
+    ```
+
+    ## Known limits
+    Loaders whose `shuffle` comes from a variable, loaders over an `IterableDataset` and
+    data built in code nnlint cannot follow are not reported. Validation and test loaders do
+    not need shuffling and are never reported.
+
+    ## Fix safety
+    No automatic fix yet.
+
+    ## References
+    - https://pytorch.org/docs/stable/data.html#torch.utils.data.DataLoader
+    - https://www.tensorflow.org/guide/data_performance
+    """
+    for module in project.modules:
+        trained_on = _loaders_iterated_by_training(module)
+        for site in module.collected.calls:
+            if not module.data.is_loader(site):
+                continue
+            if _loader_role(module, site, trained_on) != "train":
+                continue
+            if module.data.loader_shuffles(site.node, site.scope) is False and not (
+                module.data.is_iterable_dataset(site.node, site.scope)
+            ):
+                yield Hit(module.path, site.node, "training DataLoader does not shuffle",
+                          "pass shuffle=True (or a sampler) to the training DataLoader")
+        for fit in module.keras_fits:
+            if _method(fit.site) != "fit":
+                continue
+            if fit.shuffle is False:
+                yield Hit(module.path, fit.site.node, "fit(..., shuffle=False) trains on the data in a fixed order",
+                          "drop shuffle=False (Keras shuffles arrays by default)")
+            elif fit.x is not None and module.data.tfdata_shuffled(fit.x, fit.site.scope) is False:
+                yield Hit(module.path, fit.site.node, "the tf.data training pipeline is never shuffled",
+                          "add .shuffle(buffer_size) before .batch() in the training pipeline")
+
+
+def _loaders_iterated_by_training(module: ModuleFacts) -> set[int]:
+    """DataLoader calls that a loop calling `backward()` iterates over."""
+    found: set[int] = set()
+    for loop in module.epoch_loops:
+        loops = [loop.node, *(n for n in ast.walk(loop.node) if isinstance(n, ast.For))]
+        for candidate in loops:
+            if not isinstance(candidate, ast.For):
+                continue
+            iterator = candidate.iter
+            while isinstance(iterator, ast.Call) and iterator.args and not module.data.is_loader(
+                CallSite(iterator, loop.scope, module.resolver.call_name(iterator, loop.scope), ())
+            ):
+                iterator = iterator.args[0]
+            for origin in module.resolver.origins(iterator, loop.scope):
+                found.add(id(origin.expr))
+    return found
+
+
+def _loader_role(module: ModuleFacts, site: CallSite, trained_on: set[int]) -> str | None:
+    for target in site.targets:
+        role = name_role(target)
+        if role:
+            return role
+    dataset = argument(site.node, "dataset", 0)
+    role = module.data.role(dataset, site.scope) if dataset is not None else None
+    if role:
+        return role
+    method = site.scope.name
+    if method.endswith("_dataloader"):
+        return {"train_dataloader": "train", "val_dataloader": "val", "test_dataloader": "test"}.get(method)
+    return "train" if id(site.node) in trained_on else None
+
+
+@rule(
+    "NN203",
+    "test-set-in-tuning",
+    severity="error",
+    summary="The test set is used to tune or select the model, or leaks into preprocessing.",
+)
+def test_set_in_tuning(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Finds a test split (named `test`, or known by origin: `train=False`, `split="test"`)
+    used as validation data (`fit(validation_data=...)`, Lightning `val_dataloaders`, HF
+    `eval_dataset`), evaluated inside the epoch loop to pick a model (best-so-far,
+    checkpoint, scheduler), used inside a hyper-parameter objective, or used to fit
+    preprocessing; and preprocessing fitted on all data before `train_test_split`.
+
+    ## Why is this bad?
+    The test set exists to estimate performance on unseen data. Once it steers a decision
+    (which epoch, which hyper-parameters, which scaling statistics), it is no longer unseen
+    and the reported score is optimistically biased: the model looks better than it is.
+
+    ## Example
+    ```python
+    model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=20)
+    ```
+
+    ## Use instead
+    ```python
+    x_tr, x_val, y_tr, y_val = train_test_split(x_train, y_train, test_size=0.1, stratify=y_train)
+    model.fit(x_tr, y_tr, validation_data=(x_val, y_val), epochs=20)
+    model.evaluate(x_test, y_test)  # once, at the very end
+    ```
+
+    ## Known limits
+    Splits are recognised by name and by origin; a test set hidden behind a neutral name and
+    built elsewhere is not seen. Evaluating the test set in the loop only for logging is not
+    reported.
+
+    ## Fix safety
+    No automatic fix.
+
+    ## References
+    - https://scikit-learn.org/stable/common_pitfalls.html#data-leakage
+    """
+    for module in project.modules:
+        yield from _fitted_on_test(module)
+        yield from _fitted_before_split(module)
+        yield from _test_as_validation(module)
+        for loop in module.epoch_loops:
+            for site in loop.test_evaluations:
+                if set(site.targets) & loop.selection_names:
+                    yield Hit(module.path, site.node, "test data evaluated in the epoch loop drives model selection",
+                              "select on a validation split; evaluate the test set once after training")
+        yield from _test_in_objective(module)
+
+
+def _is_test(module: ModuleFacts, expr: ast.expr | None, site: CallSite) -> bool:
+    if expr is None:
+        return False
+    elements = expr.elts if isinstance(expr, ast.Tuple | ast.List) else [expr]
+    return any(module.data.role(e, site.scope) == "test" for e in elements)
+
+
+def _fitted_on_test(module: ModuleFacts) -> Iterator[Hit]:
+    for site in module.collected.calls:
+        func = site.node.func
+        if isinstance(func, ast.Attribute) and func.attr in tables.FIT_METHODS and site.node.args:
+            if _is_test(module, site.node.args[0], site):
+                yield Hit(module.path, site.node, f"`{func.attr}` learns from test data",
+                          "fit on the training split only, then transform/evaluate the test split")
+
+
+def _fitted_before_split(module: ModuleFacts) -> Iterator[Hit]:
+    for site in module.collected.calls:
+        data = module.data.fitted_preprocessor(site)
+        if not isinstance(data, ast.Name) or module.data.role(data, site.scope) is not None:
+            continue
+        learned = {data.id, *site.targets}
+        for other in site.scope.calls:
+            if other.node.lineno > site.node.lineno and other.targets and _uses(other.node, learned):
+                learned |= set(other.targets)
+        for split in module.splits:
+            if (split.site.scope is site.scope and split.site.node.lineno > site.node.lineno
+                    and split.inputs & learned):
+                yield Hit(module.path, site.node, "preprocessing is fitted on all data before the train/test split",
+                          "split first, fit the preprocessor on the training split, then transform the others")
+                break
+
+
+def _uses(call: ast.Call, names: set[str]) -> bool:
+    """True when the call's arguments mention one of `names`."""
+    values = [*call.args, *(k.value for k in call.keywords)]
+    return any(isinstance(n, ast.Name) and n.id in names for v in values for n in ast.walk(v))
+
+
+def _test_as_validation(module: ModuleFacts) -> Iterator[Hit]:
+    for fit in module.keras_fits:
+        if _is_test(module, fit.validation_data, fit.site):
+            yield Hit(module.path, fit.site.node, "test data passed as validation_data",
+                      "hold out a validation split from the training data")
+    for fit in module.lightning_fits:
+        if _is_test(module, fit.val, fit.site):
+            yield Hit(module.path, fit.site.node, "test data passed as the validation dataloader",
+                      "validate on a split of the training data")
+    for site in module.training.hf_trainers():
+        if _is_test(module, argument(site.node, "eval_dataset", 4), site):
+            yield Hit(module.path, site.node, "test data passed as eval_dataset",
+                      "evaluate on a validation split; use the test split once after training")
+
+
+def _test_in_objective(module: ModuleFacts) -> Iterator[Hit]:
+    for site in module.collected.calls:
+        func = site.node.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "optimize" and site.node.args):
+            continue
+        studies = [o for o in module.resolver.origins(func.value, site.scope) if isinstance(o.expr, ast.Call)]
+        if not any((module.resolver.call_name(o.expr, o.scope) or "").startswith("optuna.") for o in studies):
+            continue
+        objective = site.node.args[0]
+        scope = module.collected.functions.get(objective.id) if isinstance(objective, ast.Name) else None
+        for call in scope.calls if scope else []:
+            values = [*call.node.args, *(k.value for k in call.node.keywords)]
+            if any(_is_test(module, v, call) for v in values):
+                yield Hit(module.path, call.node, "the hyper-parameter objective scores on test data",
+                          "score trials on a validation split; keep the test set for the final model")
+                break

@@ -1,0 +1,241 @@
+"""Data facts: which split a value is (train/val/test), data loaders, tf.data pipelines,
+raw (unscaled) data sources and preprocessing fitted on data."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from nnlint import tables
+from nnlint.facts.names import name_tokens
+from nnlint.facts.scope import CallSite, Scope
+from nnlint.facts.values import Resolver, argument, has_star_args, keyword
+
+_MAX_DEPTH = 10
+DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+ITERABLE_DATASETS = frozenset({"torch.utils.data.IterableDataset", "torch.utils.data.dataset.IterableDataset"})
+_VAL_WORDS = frozenset({"val", "valid", "validation", "validate", "dev", "vl", "valset",
+                        "validset", "valloader", "valdl", "valds", "valdata", "eval"})
+# Words that make a name a measurement about a split rather than the split itself.
+_METRIC_WORDS = frozenset({"loss", "losses", "acc", "accuracy", "score", "scores", "metric",
+                           "metrics", "f1", "auc", "err", "error", "mse", "mae", "rmse", "best",
+                           "pred", "preds", "predictions", "logits", "outputs", "size", "len",
+                           "steps", "freq", "every", "interval", "ratio", "frac", "fraction",
+                           "split", "result", "results", "history", "step", "epoch", "epochs",
+                           "batch", "batches", "n", "num", "count", "path", "dir", "file",
+                           "files", "url", "idx", "indices", "index", "ids", "mask", "time"})
+_TFDATA_STEPS = frozenset({"map", "batch", "prefetch", "cache", "repeat", "filter", "take",
+                           "skip", "unbatch", "padded_batch", "with_options", "apply",
+                           "enumerate", "ragged_batch", "rebatch", "interleave", "flat_map"})
+_TFDATA_SOURCES = frozenset({"from_tensor_slices", "from_tensors", "from_generator", "range",
+                             "zip", "TFRecordDataset", "TextLineDataset", "load"})
+_SHUFFLING_SOURCES = frozenset({"keras.utils.image_dataset_from_directory",
+                                "keras.utils.text_dataset_from_directory",
+                                "keras.preprocessing.image_dataset_from_directory",
+                                "keras.preprocessing.text_dataset_from_directory",
+                                "keras.utils.audio_dataset_from_directory"})
+
+
+def name_role(name: str) -> str | None:
+    """'train', 'val' or 'test' when an identifier names a split of data."""
+    tokens = name_tokens(name)
+    if any(t in _METRIC_WORDS for t in tokens):
+        return None
+    for token in tokens:
+        if token.startswith("test") or token == "tst":
+            return "test"
+        if token in _VAL_WORDS or token.startswith(("valid", "valset", "valloader")):
+            return "val"
+        if token.startswith("train") and not token.startswith(("trainer", "trainab")):
+            return "train"
+    return None
+
+
+class DataFacts:
+    """Questions about data in one module."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+
+    # -- splits -------------------------------------------------------------------------
+    def role(self, expr: ast.expr, scope: Scope, depth: int = 0) -> str | None:
+        """Which split `expr` holds: known by where it came from, else by its name."""
+        by_origin = self._origin_role(expr, scope, depth)
+        if by_origin == "test":
+            return "test"
+        by_name = self._name_role(expr)
+        return by_name or by_origin
+
+    def _name_role(self, expr: ast.expr) -> str | None:
+        if isinstance(expr, ast.Name):
+            return name_role(expr.id)
+        if isinstance(expr, ast.Attribute):
+            return name_role(expr.attr)
+        if isinstance(expr, ast.Subscript):
+            key = expr.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                return name_role(key.value)
+            return self._name_role(expr.value)
+        return None
+
+    def _origin_role(self, expr: ast.expr, scope: Scope, depth: int) -> str | None:
+        if depth > _MAX_DEPTH:
+            return None
+        for origin in self.resolver.origins(expr, scope):
+            value = origin.expr
+            if value is expr or not isinstance(value, ast.Call):
+                if value is not expr and isinstance(value, ast.Name | ast.Attribute | ast.Subscript):
+                    role = self._name_role(value)
+                    if role:
+                        return role
+                continue
+            role = self._call_role(value, origin.scope, depth)
+            if role:
+                return role
+        return None
+
+    def _call_role(self, call: ast.Call, scope: Scope, depth: int) -> str | None:
+        train = self.resolver.constant(keyword(call, "train"), scope)
+        if train is False:
+            return "test"
+        split = self.resolver.constant(keyword(call, "split"), scope)
+        if isinstance(split, str):
+            return name_role(split.split("[")[0])
+        qualname = self.resolver.call_name(call, scope)
+        if qualname in DATALOADERS or (qualname or "").endswith(("Subset", "Dataset")):
+            dataset = argument(call, "dataset", 0)
+            if dataset is not None:
+                return self.role(dataset, scope, depth + 1)
+        return None
+
+    # -- loaders ------------------------------------------------------------------------
+    def is_loader(self, site: CallSite) -> bool:
+        return site.qualname in DATALOADERS
+
+    def loader_shuffles(self, call: ast.Call, scope: Scope) -> bool | None:
+        """True/False when a DataLoader's shuffling is known; None when it cannot be told."""
+        if has_star_args(call):
+            return None
+        if argument(call, "sampler", 3) is not None or argument(call, "batch_sampler", 4) is not None:
+            return True
+        shuffle = argument(call, "shuffle", 2)
+        if shuffle is None:
+            return False
+        value = self.resolver.constant(shuffle, scope)
+        return value if isinstance(value, bool) else None
+
+    def is_iterable_dataset(self, call: ast.Call, scope: Scope) -> bool:
+        """True when the loader's dataset is an IterableDataset (it cannot shuffle)."""
+        dataset = argument(call, "dataset", 0)
+        if dataset is None:
+            return False
+        for origin in self.resolver.origins(dataset, scope):
+            if isinstance(origin.expr, ast.Call) and isinstance(origin.expr.func, ast.Name):
+                cls = self.resolver.collected.classes.get(origin.expr.func.id)
+                if cls and any(b in ITERABLE_DATASETS or b.endswith("IterableDataset") for b in cls.bases):
+                    return True
+            qualname = self.resolver.call_name(origin.expr, origin.scope) if isinstance(
+                origin.expr, ast.Call) else None
+            if qualname and "Iterable" in qualname:
+                return True
+        return False
+
+    # -- tf.data ------------------------------------------------------------------------
+    def tfdata_shuffled(self, expr: ast.expr, scope: Scope, depth: int = 0) -> bool | None:
+        """For a tf.data pipeline: True if it shuffles, False if its source is known and it
+        never shuffles, None when it is not (known to be) a tf.data pipeline."""
+        if depth > _MAX_DEPTH:
+            return None
+        origins = self.resolver.origins(expr, scope)
+        if len(origins) != 1 or not isinstance(origins[0].expr, ast.Call):
+            return None
+        call, scope = origins[0].expr, origins[0].scope
+        qualname = self.resolver.call_name(call, scope) or ""
+        if qualname in _SHUFFLING_SOURCES:
+            return self.resolver.constant(keyword(call, "shuffle"), scope) is not False
+        if qualname.startswith("tensorflow.data.") and qualname.rpartition(".")[2] in _TFDATA_SOURCES:
+            return False
+        func = call.func
+        if isinstance(func, ast.Attribute) and not qualname:
+            if func.attr == "shuffle":
+                return True
+            if func.attr in _TFDATA_STEPS:
+                return self.tfdata_shuffled(func.value, scope, depth + 1)
+        return None
+
+    # -- raw data -----------------------------------------------------------------------
+    def raw_source(self, expr: ast.expr, scope: Scope, depth: int = 0) -> str | None:
+        """The unscaled source (`mnist.load_data`, `pd.read_csv`) an array comes straight
+        from, or None when it was scaled or its path cannot be followed."""
+        if depth > _MAX_DEPTH:
+            return None
+        origins = self.resolver.origins(expr, scope)
+        if not origins:
+            return None
+        sources = set()
+        for origin in origins:
+            source = self._raw_origin(origin.expr, origin.scope, origin.index, depth)
+            if source is None:
+                return None
+            sources.add(source)
+        return sources.pop() if len(sources) == 1 else None
+
+    def _raw_origin(self, value: ast.expr, scope: Scope, index: int | None, depth: int) -> str | None:
+        if isinstance(value, ast.Subscript):
+            return self.raw_source(value.value, scope, depth + 1)
+        if isinstance(value, ast.Attribute) and value.attr in {"values", "data", "T", "iloc", "loc"}:
+            return self.raw_source(value.value, scope, depth + 1)
+        if not isinstance(value, ast.Call):
+            return None
+        qualname = self.resolver.call_name(value, scope) or ""
+        if qualname in tables.SCALED_DATA_SOURCES or any(
+            qualname.startswith(s + ".") for s in tables.SCALED_DATA_SOURCES
+        ):
+            return None
+        if qualname in tables.RAW_DATA_SOURCES or qualname.startswith(tables.RAW_DATA_PREFIXES):
+            if "scaled" in {kw.arg for kw in value.keywords}:
+                return None
+            return qualname
+        if qualname in tables.RAW_PRESERVING_FUNCTIONS and value.args:
+            position = index // 2 if index is not None and "train_test_split" in qualname else 0
+            if position >= len(value.args) or isinstance(value.args[position], ast.Starred):
+                return None
+            return self.raw_source(value.args[position], scope, depth + 1)
+        func = value.func
+        if isinstance(func, ast.Attribute) and not qualname and func.attr in tables.RAW_PRESERVING_METHODS:
+            return self.raw_source(func.value, scope, depth + 1)
+        return None
+
+    # -- preprocessing ------------------------------------------------------------------
+    def fitted_preprocessor(self, site: CallSite) -> ast.expr | None:
+        """For `scaler.fit(X)` / `StandardScaler().fit_transform(X)`: the data it learns from."""
+        func = site.node.func
+        if not (isinstance(func, ast.Attribute) and func.attr in tables.FIT_METHODS):
+            return None
+        for origin in self.resolver.origins(func.value, site.scope):
+            if isinstance(origin.expr, ast.Call):
+                qualname = self.resolver.call_name(origin.expr, origin.scope)
+                if qualname in tables.FITTED_PREPROCESSORS:
+                    return argument(site.node, "X", 0) or argument(site.node, "texts", 0) or argument(
+                        site.node, "data", 0)
+        return None
+
+
+@dataclass(frozen=True)
+class SplitUse:
+    """A split function call and the names of the data it splits."""
+
+    site: CallSite
+    inputs: frozenset[str]
+
+
+def split_calls(resolver: Resolver) -> list[SplitUse]:
+    """`train_test_split(X, y)` and `random_split(ds, ...)` calls with the names they split."""
+    uses = []
+    for site in resolver.collected.calls:
+        if site.qualname in tables.SPLIT_FUNCTIONS:
+            names = frozenset(
+                n.id for a in site.node.args for n in ast.walk(a) if isinstance(n, ast.Name)
+            )
+            uses.append(SplitUse(site, names))
+    return uses

@@ -1,0 +1,333 @@
+"""Training facts: Keras `fit`, Lightning and Hugging Face trainers, PyTorch epoch loops."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from nnlint import tables
+from nnlint.facts.data import DataFacts, name_role
+from nnlint.facts.names import name_tokens
+from nnlint.facts.scope import CallSite, Loop, Scope
+from nnlint.facts.values import Resolver, argument, has_star_args, keyword
+
+LIGHTNING_TRAINER = "lightning.pytorch.Trainer"
+HF_TRAINERS = frozenset({"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTrainer"})
+HF_ARGS = frozenset({"transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments",
+                     "trl.SFTConfig"})
+_EARLY_WORDS = frozenset({"early", "stopper", "stopping", "patience"})
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """What a `callbacks=` list holds: known when every element could be followed."""
+
+    known: bool
+    early_stopping: bool = False
+    keeps_best: bool = False
+
+
+@dataclass(eq=False)
+class KerasFit:
+    """A Keras `model.fit(...)` call."""
+
+    site: CallSite
+    model: ast.expr
+    x: ast.expr | None
+    validation_data: ast.expr | None
+    has_validation: bool | None
+    epochs: int | None
+    callbacks: Callbacks
+    shuffle: object
+
+
+@dataclass(eq=False)
+class LightningFit:
+    """`trainer.fit(model, ...)` with the Trainer it runs on."""
+
+    site: CallSite
+    trainer: ast.Call | None
+    model: ast.expr | None
+    val: ast.expr | None
+    datamodule: ast.expr | None
+
+
+@dataclass(eq=False)
+class EpochLoop:
+    """A PyTorch loop whose body trains (calls `backward()` directly or through a function)."""
+
+    node: Loop
+    scope: Scope
+    epochs: int | None
+    roles_used: set[str] = field(default_factory=set)
+    selects_model: bool = False
+    test_evaluations: list[CallSite] = field(default_factory=list)
+    selection_names: set[str] = field(default_factory=set)
+
+
+def callbacks_of(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> Callbacks:
+    """Classify the callbacks passed to fit/Trainer."""
+    if expr is None:
+        return Callbacks(True)
+    origins = resolver.origins(expr, scope)
+    if len(origins) != 1 or not isinstance(origins[0].expr, ast.List | ast.Tuple):
+        return Callbacks(False)
+    list_scope = origins[0].scope
+    elements = list(origins[0].expr.elts)
+    if isinstance(expr, ast.Name):
+        for site in list_scope.calls:
+            func = site.node.func
+            if (isinstance(func, ast.Attribute) and func.attr in {"append", "extend"}
+                    and isinstance(func.value, ast.Name) and func.value.id == expr.id):
+                elements.extend(site.node.args)
+    early = best = False
+    for element in elements:
+        element_origins = resolver.origins(element, list_scope)
+        if len(element_origins) != 1 or not isinstance(element_origins[0].expr, ast.Call):
+            return Callbacks(False)
+        call, owner = element_origins[0].expr, element_origins[0].scope
+        qualname = resolver.call_name(call, owner) or ""
+        if qualname in tables.EARLY_STOPPING_CALLBACKS:
+            early = True
+        elif qualname in tables.CHECKPOINT_CALLBACKS:
+            best_only = resolver.constant(keyword(call, "save_best_only"), owner)
+            monitor = keyword(call, "monitor")
+            best = best or best_only is True or (qualname.startswith("lightning") and monitor is not None)
+        elif not qualname:
+            return Callbacks(False)
+    return Callbacks(True, early, best)
+
+
+def epoch_count(loop: Loop, scope: Scope, resolver: Resolver) -> int | None:
+    """Iterations of `for epoch in range(...)` (also through tqdm/trange), when known."""
+    if not isinstance(loop, ast.For | ast.AsyncFor):
+        return None
+    iterator = loop.iter
+    while isinstance(iterator, ast.Call) and iterator.args and (
+        resolver.call_name(iterator, scope) or ""
+    ).rpartition(".")[2] in {"tqdm", "enumerate"}:
+        iterator = iterator.args[0]
+    if not isinstance(iterator, ast.Call):
+        return None
+    name = (resolver.call_name(iterator, scope) or getattr(iterator.func, "id", "")).rpartition(".")[2]
+    if name not in {"range", "trange"} or not iterator.args:
+        return None
+    values = [_int_value(a, scope, resolver) for a in iterator.args[:2]]
+    if any(v is None for v in values):
+        return None
+    if len(values) == 1:
+        return values[0]
+    return values[1] - values[0]  # type: ignore[operator]
+
+
+def _int_value(expr: ast.expr, scope: Scope, resolver: Resolver) -> int | None:
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Sub):
+        left, right = _int_value(expr.left, scope, resolver), _int_value(expr.right, scope, resolver)
+        if left is None or right is None:
+            return None
+        return left + right if isinstance(expr.op, ast.Add) else left - right
+    value = resolver.constant(expr, scope)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class TrainingFacts:
+    """Finds the training entry points of one module."""
+
+    def __init__(self, resolver: Resolver, data: DataFacts) -> None:
+        self.resolver = resolver
+        self.data = data
+        self.training_functions = self._training_functions()
+
+    # -- PyTorch loops ------------------------------------------------------------------
+    def _training_functions(self) -> set[str]:
+        """Module functions that call `.backward()`, directly or through each other."""
+        trains: set[str] = set()
+        functions = self.resolver.collected.functions
+        changed = True
+        while changed:
+            changed = False
+            for name, scope in functions.items():
+                if name not in trains and any(self.is_training_call(s, trains) for s in scope.calls):
+                    trains.add(name)
+                    changed = True
+        return trains
+
+    @staticmethod
+    def is_training_call(site: CallSite, trains: set[str]) -> bool:
+        func = site.node.func
+        if isinstance(func, ast.Attribute) and func.attr == "backward":
+            return True
+        if isinstance(func, ast.Attribute) and func.attr == "manual_backward":
+            return True
+        return isinstance(func, ast.Name) and func.id in trains
+
+    def epoch_loops(self) -> list[EpochLoop]:
+        """The outermost training loop of each scope."""
+        loops = []
+        for scope in self.resolver.collected.scopes:
+            training = [s for s in scope.calls if self.is_training_call(s, self.training_functions)]
+            outermost: list[Loop] = []
+            for site in training:
+                if site.loops and site.loops[0] not in outermost:
+                    outermost.append(site.loops[0])
+            loops.extend(self._describe(loop, scope) for loop in outermost)
+        return loops
+
+    def _describe(self, loop: Loop, scope: Scope) -> EpochLoop:
+        facts = EpochLoop(loop, scope, epoch_count(loop, scope, self.resolver))
+        for node in ast.walk(loop):
+            if isinstance(node, ast.Name | ast.Attribute):
+                role = self.data.role(node, scope) if isinstance(node, ast.Name) else name_role(node.attr)
+                if role:
+                    facts.roles_used.add(role)
+            elif isinstance(node, ast.Call):
+                facts.selection_names |= self._selection_call(node)
+        facts.selects_model = self._selects(loop.body) or bool(facts.selection_names)
+        for stmt in _statements(loop.body):
+            if isinstance(stmt, ast.If):
+                facts.selection_names |= {n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)}
+        inside = [s for s in scope.calls if loop in s.loops and not self.is_training_call(
+            s, self.training_functions)]
+        for site in inside:
+            if any(self.data.role(a, scope) == "test" for a in _data_args(site.node)):
+                facts.test_evaluations.append(site)
+        return facts
+
+    def _selection_call(self, call: ast.Call) -> set[str]:
+        """Names a call uses to steer training: `scheduler.step(val_loss)`, `stopper(loss)`."""
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        receiver = func.value if isinstance(func, ast.Attribute) else None
+        words = set(name_tokens(name))
+        if isinstance(receiver, ast.Name):
+            words |= set(name_tokens(receiver.id))
+        if name == "step" and call.args or words & _EARLY_WORDS:
+            return {n.id for a in call.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+        return set()
+
+    def _selects(self, body: list[ast.stmt]) -> bool:
+        """A `break`, or an `if` that keeps the best model, at this loop's level."""
+        for stmt in _statements(body):
+            if isinstance(stmt, ast.Break):
+                return True
+            if isinstance(stmt, ast.If):
+                names = {n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)}
+                names |= {n.attr for n in ast.walk(stmt.test) if isinstance(n, ast.Attribute)}
+                if any({"best", "patience", "early", "stop"} & set(name_tokens(n)) for n in names):
+                    return True
+                if any(_saves(n) for s in stmt.body for n in ast.walk(s)):
+                    return True
+        return False
+
+    # -- Keras --------------------------------------------------------------------------
+    def keras_fits(self, is_keras_model) -> list[KerasFit]:  # noqa: ANN001
+        fits = []
+        for site in self.resolver.collected.calls:
+            func = site.node.func
+            if not (isinstance(func, ast.Attribute) and func.attr in {"fit", "search"}):
+                continue
+            if not is_keras_model(func.value, site.scope):
+                continue
+            call, scope = site.node, site.scope
+            validation_data = keyword(call, "validation_data")
+            split = self.resolver.constant(keyword(call, "validation_split"), scope)
+            has_validation: bool | None = validation_data is not None or bool(split)
+            if not has_validation and (has_star_args(call) or keyword(call, "validation_split")):
+                has_validation = None
+            epochs_expr = keyword(call, "epochs")
+            epochs = 1 if epochs_expr is None else _int_value(epochs_expr, scope, self.resolver)
+            fits.append(KerasFit(
+                site, func.value, argument(call, "x", 0), validation_data, has_validation, epochs,
+                callbacks_of(keyword(call, "callbacks"), scope, self.resolver),
+                self.resolver.constant(keyword(call, "shuffle"), scope),
+            ))
+        return fits
+
+    # -- Lightning ----------------------------------------------------------------------
+    def lightning_fits(self) -> list[LightningFit]:
+        fits = []
+        for site in self.resolver.collected.calls:
+            func = site.node.func
+            if not (isinstance(func, ast.Attribute) and func.attr == "fit"):
+                continue
+            trainers = [o.expr for o in self.resolver.origins(func.value, site.scope)
+                        if isinstance(o.expr, ast.Call)
+                        and self.resolver.call_name(o.expr, o.scope) == LIGHTNING_TRAINER]
+            if not trainers:
+                continue
+            call = site.node
+            train = argument(call, "train_dataloaders", 1) or keyword(call, "train_dataloader")
+            datamodule = keyword(call, "datamodule") or (call.args[3] if len(call.args) > 3 else None)
+            if train is not None and self._is_datamodule(train, site.scope):
+                datamodule, train = train, None
+            val = argument(call, "val_dataloaders", 2) or keyword(call, "val_dataloader")
+            fits.append(LightningFit(site, trainers[0], argument(call, "model", 0), val, datamodule))
+        return fits
+
+    def _is_datamodule(self, expr: ast.expr, scope: Scope) -> bool:
+        for origin in self.resolver.origins(expr, scope):
+            if isinstance(origin.expr, ast.Call):
+                cls = self.class_of(origin.expr)
+                if cls is not None and any("DataModule" in b for b in cls.bases):
+                    return True
+                if "DataModule" in (self.resolver.call_name(origin.expr, origin.scope) or ""):
+                    return True
+        return False
+
+    def class_of(self, call: ast.Call):  # noqa: ANN201
+        """The local class a call instantiates, if any."""
+        if isinstance(call.func, ast.Name):
+            return self.resolver.collected.classes.get(call.func.id)
+        return None
+
+    # -- Hugging Face -------------------------------------------------------------------
+    def hf_trainers(self) -> list[CallSite]:
+        return [s for s in self.resolver.collected.calls if s.qualname in HF_TRAINERS]
+
+    def hf_arguments(self, trainer: ast.Call, scope: Scope) -> tuple[ast.Call, Scope] | None:
+        args = argument(trainer, "args", 1)
+        if args is None:
+            return None
+        for origin in self.resolver.origins(args, scope):
+            if isinstance(origin.expr, ast.Call) and self.resolver.call_name(
+                origin.expr, origin.scope
+            ) in HF_ARGS:
+                return origin.expr, origin.scope
+        return None
+
+
+def _statements(body: list[ast.stmt]):  # noqa: ANN202
+    """Statements of a loop body, descending into if/with/try but not into nested loops."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from _statements(stmt.body)
+            yield from _statements(stmt.orelse)
+        elif isinstance(stmt, ast.With | ast.AsyncWith):
+            yield from _statements(stmt.body)
+        elif isinstance(stmt, ast.Try):
+            yield from _statements(stmt.body)
+            for handler in stmt.handlers:
+                yield from _statements(handler.body)
+
+
+def _saves(node: ast.AST) -> bool:
+    """`torch.save(...)`, `model.state_dict()`, `copy.deepcopy(model)`, `save_checkpoint(...)`."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in {"save", "state_dict", "deepcopy", "save_pretrained", "save_weights"} or (
+        "save" in name_tokens(name) or "checkpoint" in name_tokens(name)
+    )
+
+
+def _data_args(call: ast.Call) -> list[ast.expr]:
+    values = [*call.args, *(kw.value for kw in call.keywords)]
+    out: list[ast.expr] = []
+    for value in values:
+        if isinstance(value, ast.Tuple | ast.List):
+            out.extend(value.elts)
+        else:
+            out.append(value)
+    return [v for v in out if isinstance(v, ast.Name | ast.Attribute | ast.Subscript)]
