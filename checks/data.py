@@ -71,7 +71,7 @@ def unnormalised_input(project: Project) -> Iterator[Hit]:
             yield from _raw_hit(module, fit.site, fit.x)
         if any(n.framework == "torch" and n.normalises_input() for n in module.networks.values()):
             continue
-        for site in module.collected.calls:
+        for site in module.collected.training_calls:
             if site.qualname in _TENSOR_DATASETS and site.node.args:
                 yield from _raw_hit(module, site, site.node.args[0])
 
@@ -139,7 +139,7 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
     """
     for module in project.modules:
         trained_on = _loaders_iterated_by_training(module)
-        for site in module.collected.calls:
+        for site in module.collected.training_calls:
             if not module.data.is_loader(site):
                 continue
             if _loader_role(module, site, trained_on) != "train":
@@ -256,7 +256,7 @@ def _is_test(module: ModuleFacts, expr: ast.expr | None, site: CallSite) -> bool
 
 
 def _fitted_on_test(module: ModuleFacts) -> Iterator[Hit]:
-    for site in module.collected.calls:
+    for site in module.collected.training_calls:
         func = site.node.func
         if isinstance(func, ast.Attribute) and func.attr in tables.FIT_METHODS and site.node.args:
             if _is_test(module, site.node.args[0], site):
@@ -265,7 +265,7 @@ def _fitted_on_test(module: ModuleFacts) -> Iterator[Hit]:
 
 
 def _fitted_before_split(module: ModuleFacts) -> Iterator[Hit]:
-    for site in module.collected.calls:
+    for site in module.collected.training_calls:
         data = module.data.fitted_preprocessor(site)
         if not isinstance(data, ast.Name) or module.data.role(data, site.scope) is not None:
             continue
@@ -303,7 +303,7 @@ def _test_as_validation(module: ModuleFacts) -> Iterator[Hit]:
 
 
 def _test_in_objective(module: ModuleFacts) -> Iterator[Hit]:
-    for site in module.collected.calls:
+    for site in module.collected.training_calls:
         func = site.node.func
         if not (isinstance(func, ast.Attribute) and func.attr == "optimize" and site.node.args):
             continue

@@ -192,7 +192,7 @@ def no_validation_data(project: Project) -> Iterator[Hit]:
 
 def _torch_without_validation(module: ModuleFacts) -> Iterator[Hit]:
     loops = [loop for loop in module.epoch_loops if loop.scope.class_name is None]
-    builds_loader = any(module.data.is_loader(site) for site in module.collected.calls)
+    builds_loader = any(module.data.is_loader(site) for site in module.collected.training_calls)
     if not loops or not builds_loader:
         return
     for scope in module.collected.scopes:

@@ -232,7 +232,7 @@ class SplitUse:
 def split_calls(resolver: Resolver) -> list[SplitUse]:
     """`train_test_split(X, y)` and `random_split(ds, ...)` calls with the names they split."""
     uses = []
-    for site in resolver.collected.calls:
+    for site in resolver.collected.training_calls:
         if site.qualname in tables.SPLIT_FUNCTIONS:
             names = frozenset(
                 n.id for a in site.node.args for n in ast.walk(a) if isinstance(n, ast.Name)

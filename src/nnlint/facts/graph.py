@@ -303,9 +303,9 @@ class GraphBuilder:
             return None
         call = origins[0].expr
         qualname = self.resolver.call_name(call, origins[0].scope) or ""
-        if qualname not in {"torch.nn.ModuleList", "torch.nn.ModuleDict"} or not call.args:
+        if qualname not in {"torch.nn.ModuleList", "torch.nn.ModuleDict"}:
             return None
-        items = self.classifier.list_items(call.args[0], origins[0].scope)
+        items = self.classifier.sequential_items(call, origins[0].scope)
         children = [self.classifier.classify(e, s) for e, s in items]
         return LayerSpec("container", call, children=children)
 

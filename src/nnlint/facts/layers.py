@@ -130,7 +130,8 @@ class LayerClassifier:
         return None
 
     def sequential_items(self, call: ast.Call, scope: Scope) -> list[tuple[ast.expr, Scope]]:
-        """The layer expressions of a Sequential, in order (lists, OrderedDicts, `.add`)."""
+        """The layers of a Sequential or ModuleList, in order: arguments, lists,
+        OrderedDicts, and later `.add`/`.append`/`.add_module` calls on it."""
         items: list[tuple[ast.expr, Scope]] = []
         for arg in call.args:
             if isinstance(arg, ast.Starred) or self._is_list(arg, scope):
@@ -144,7 +145,7 @@ class LayerClassifier:
             func = site.node.func
             if (
                 isinstance(func, ast.Attribute)
-                and func.attr in {"add", "add_module", "append"}
+                and func.attr in {"add", "add_module", "append", "extend"}
                 and site.node.args
                 and any(o.expr is call for o in self.resolver.origins(func.value, site.scope))
             ):

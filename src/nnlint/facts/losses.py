@@ -37,7 +37,7 @@ ModelKey = Callable[[ast.expr, Scope], "str | None"]
 
 def find_loss_uses(resolver: Resolver, model_key: ModelKey) -> list[LossUse]:
     uses = []
-    for site in resolver.collected.calls:
+    for site in resolver.collected.training_calls:
         use = _torch_loss(site, resolver, model_key) or _keras_compile(site, resolver, model_key)
         if use is not None:
             uses.append(use)

@@ -10,9 +10,8 @@ from nnlint.facts.data import DataFacts, SplitUse, split_calls
 from nnlint.facts.graph import Network
 from nnlint.facts.layers import LayerClassifier
 from nnlint.facts.losses import LossUse, find_loss_uses
-from nnlint.facts.names import import_table
 from nnlint.facts.networks import NetworkFinder, model_key, network_classes
-from nnlint.facts.scope import Collector, Scope
+from nnlint.facts.scope import Collector, Scope, is_test_file
 from nnlint.facts.training import EpochLoop, KerasFit, LightningFit, TrainingFacts
 from nnlint.facts.values import Resolver
 from nnlint.source import SourceFile
@@ -68,7 +67,7 @@ class ModuleFacts:
 def extract(source: SourceFile, module_name: str) -> ModuleFacts:
     """Build the facts of a parsed module."""
     assert source.tree is not None
-    collected = Collector(import_table(source.tree, module_name))
+    collected = Collector(module_name, is_test_file(source.path.name))
     collected.run(source.tree)
     resolver = Resolver(collected)
     classes = network_classes(collected)

@@ -31,31 +31,26 @@ def canonical(name: str) -> str:
     return name
 
 
-def import_table(tree: ast.Module, module_name: str) -> dict[str, str]:
-    """Map each local name bound by an import anywhere in the module to its qualified name."""
-    table: dict[str, str] = {}
-    package = module_name.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    table[alias.asname] = canonical(alias.name)
-                else:
-                    top = alias.name.partition(".")[0]
-                    table[top] = canonical(top)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".") if package else []
-                keep = len(parts) - (node.level - 1)
-                prefix = ".".join(parts[: max(keep, 0)])
-                base = f"{prefix}.{base}".strip(".") if base else prefix
-            for alias in node.names:
-                if alias.name == "*":
-                    continue
-                full = f"{base}.{alias.name}" if base else alias.name
-                table[alias.asname or alias.name] = canonical(full)
-    return table
+def add_import(table: dict[str, str], node: ast.Import | ast.ImportFrom, module_name: str) -> None:
+    """Record the local names an import statement binds, with their qualified names."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                table[alias.asname] = canonical(alias.name)
+            else:
+                top = alias.name.partition(".")[0]
+                table[top] = canonical(top)
+        return
+    base = node.module or ""
+    if node.level:
+        parts = module_name.split(".")[:-1]
+        keep = len(parts) - (node.level - 1)
+        prefix = ".".join(parts[: max(keep, 0)])
+        base = f"{prefix}.{base}".strip(".") if base else prefix
+    for alias in node.names:
+        if alias.name != "*":
+            full = f"{base}.{alias.name}" if base else alias.name
+            table[alias.asname or alias.name] = canonical(full)
 
 
 def dotted(expr: ast.expr) -> str | None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import ast
 
 from nnlint.facts.graph import GraphBuilder, Network, contains_kind, network_refs
+from nnlint import tables
 from nnlint.facts.layers import (
     KERAS_FUNCTIONAL,
     KERAS_MODEL_BASES,
     SEQUENTIAL,
     TORCH_MODULE_BASES,
     LayerClassifier,
+    layer_name,
 )
-from nnlint.facts.scope import ClassInfo, Collector, Scope
+from nnlint.facts.scope import CallSite, ClassInfo, Collector, Scope
 from nnlint.facts.values import Resolver, argument
 
 _SEQUENCE_MODELS = frozenset({"recurrent", "attention"})
+_SEQUENCE_LAYERS = tables.RECURRENT_LAYERS | tables.ATTENTION_LAYERS
 
 
 def network_classes(collected: Collector) -> dict[str, str]:
@@ -57,6 +60,11 @@ class NetworkFinder:
         self.by_key: dict[str, Network] = {}
 
     def find(self, frameworks: dict[str, str]) -> dict[str, Network]:
+        self._class_calls: dict[str, list[CallSite]] = {}
+        for site in self.collected.calls:
+            cls = self.resolver.enclosing_class(site.scope)
+            if cls is not None:
+                self._class_calls.setdefault(cls.name, []).append(site)
         for name, framework in frameworks.items():
             self.by_key[f"{self.module}.{name}"] = self._class_network(
                 self.collected.classes[name], framework
@@ -92,9 +100,15 @@ class NetworkFinder:
             for ret in method.returns:
                 first = ret.elts[0] if isinstance(ret, ast.Tuple) and ret.elts else ret
                 outputs.extend(builder.value(first, method))
-        specs = builder.all_attr_specs()
-        recurrent = contains_kind(specs, set(_SEQUENCE_MODELS)) or _sequence_like(builder)
-        refs = network_refs(specs) | {n.ref for n in builder.nodes if n.ref}
+        recurrent = _sequence_like(builder)
+        refs: set[str] = {n.ref for n in builder.nodes if n.ref}
+        for site in self._class_calls.get(cls.name, []):
+            framework_name, layer = layer_name(site.qualname)
+            if framework_name and layer in _SEQUENCE_LAYERS:
+                recurrent = True
+            ref = self.classifier.network_ref(site.node, site.scope)
+            if ref is not None:
+                refs.add(ref)
         return Network(f"{self.module}.{cls.name}", cls.node, framework, builder.nodes, outputs,
                        recurrent, refs, frozenset(cls.methods))
 

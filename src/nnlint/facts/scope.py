@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from nnlint.facts.names import canonical, dotted
+from nnlint.facts.names import add_import, canonical, dotted
 
 Loop = ast.For | ast.AsyncFor | ast.While
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -48,6 +48,7 @@ class Scope:
     name: str
     parent: Scope | None
     class_name: str | None = None
+    in_test: bool = False
     params: list[str] = field(default_factory=list)
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     calls: list[CallSite] = field(default_factory=list)
@@ -72,8 +73,10 @@ class ClassInfo:
 class Collector(ast.NodeVisitor):
     """Walks a module once and fills scopes, calls and classes."""
 
-    def __init__(self, imports: dict[str, str]) -> None:
-        self.imports = imports
+    def __init__(self, module_name: str, is_test_file: bool = False) -> None:
+        self.module_name = module_name
+        self.is_test_file = is_test_file
+        self.imports: dict[str, str] = {}
         self.module_scope: Scope | None = None
         self.scopes: list[Scope] = []
         self.functions: dict[str, Scope] = {}
@@ -84,11 +87,25 @@ class Collector(ast.NodeVisitor):
         self._loops: list[Loop] = []
 
     def run(self, tree: ast.Module) -> None:
-        scope = Scope(tree, "<module>", None)
+        scope = Scope(tree, "<module>", None, in_test=self.is_test_file)
         self.module_scope = scope
         self.scopes.append(scope)
         self._scope = scope
         self.generic_visit(tree)
+        for site in self.calls:
+            site.qualname = self.qualname(site.node.func)
+        for cls in self.classes.values():
+            cls.bases = [self.qualname(b) or dotted(b) or "" for b in cls.node.bases]
+
+    @property
+    def training_calls(self) -> list[CallSite]:
+        """Calls outside unit tests: tests train toy models on purpose."""
+        return [site for site in self.calls if not site.scope.in_test]
+
+    def visit_Import(self, node: ast.Import) -> None:
+        add_import(self.imports, node, self.module_name)
+
+    visit_ImportFrom = visit_Import
 
     # -- names --------------------------------------------------------------------------
     def qualname(self, expr: ast.expr) -> str | None:
@@ -106,12 +123,10 @@ class Collector(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for deco in node.decorator_list:
             self.visit(deco)
-        bases = []
         for base in node.bases:
             self.visit(base)
-            bases.append(self.qualname(base) or dotted(base) or "")
         outer = self._class
-        info = ClassInfo(node, node.name, bases)
+        info = ClassInfo(node, node.name, [])
         if outer is None and self._scope is self.module_scope:
             self.classes[node.name] = info
         self._class = info
@@ -128,7 +143,10 @@ class Collector(ast.NodeVisitor):
         assert outer_scope is not None
         outer_scope.bind(node.name, Binding((node.lineno, 0), None, "def"))
         cls = self._class
-        scope = Scope(node, node.name, outer_scope, class_name=cls.name if cls else None)
+        in_test = outer_scope.in_test or node.name.startswith("test") or (
+            cls is not None and _is_test_class(cls.name)
+        )
+        scope = Scope(node, node.name, outer_scope, cls.name if cls else None, in_test)
         args = node.args
         positional = [a.arg for a in (*args.posonlyargs, *args.args)]
         scope.params = positional + [a.arg for a in args.kwonlyargs]
@@ -274,6 +292,17 @@ class Collector(ast.NodeVisitor):
         for kw in node.keywords:
             self.visit(kw.value)
         assert self._scope is not None
-        site = CallSite(node, self._scope, self.qualname(node.func), tuple(self._loops))
+        site = CallSite(node, self._scope, None, tuple(self._loops))
         self._scope.calls.append(site)
         self.calls.append(site)
+
+
+def _is_test_class(name: str) -> bool:
+    return name.startswith("Test") or name.endswith(("Test", "Tests", "TestCase"))
+
+
+def is_test_file(name: str) -> bool:
+    """pytest's `test_x.py` and `conftest.py` hold tests, not training runs (`x_test.py`
+    files are recognised by their test functions and classes instead)."""
+    stem = name.rsplit(".", 1)[0]
+    return stem.startswith("test_") or stem == "conftest"

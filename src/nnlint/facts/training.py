@@ -165,6 +165,8 @@ class TrainingFacts:
         """The outermost training loop of each scope."""
         loops = []
         for scope in self.resolver.collected.scopes:
+            if scope.in_test:
+                continue
             training = [s for s in scope.calls if self.is_training_call(s, self.training_functions)]
             outermost: list[Loop] = []
             for site in training:
@@ -222,7 +224,7 @@ class TrainingFacts:
     # -- Keras --------------------------------------------------------------------------
     def keras_fits(self, is_keras_model) -> list[KerasFit]:  # noqa: ANN001
         fits = []
-        for site in self.resolver.collected.calls:
+        for site in self.resolver.collected.training_calls:
             func = site.node.func
             if not (isinstance(func, ast.Attribute) and func.attr in {"fit", "search"}):
                 continue
@@ -246,7 +248,7 @@ class TrainingFacts:
     # -- Lightning ----------------------------------------------------------------------
     def lightning_fits(self) -> list[LightningFit]:
         fits = []
-        for site in self.resolver.collected.calls:
+        for site in self.resolver.collected.training_calls:
             func = site.node.func
             if not (isinstance(func, ast.Attribute) and func.attr == "fit"):
                 continue
@@ -282,7 +284,7 @@ class TrainingFacts:
 
     # -- Hugging Face -------------------------------------------------------------------
     def hf_trainers(self) -> list[CallSite]:
-        return [s for s in self.resolver.collected.calls if s.qualname in HF_TRAINERS]
+        return [s for s in self.resolver.collected.training_calls if s.qualname in HF_TRAINERS]
 
     def hf_arguments(self, trainer: ast.Call, scope: Scope) -> tuple[ast.Call, Scope] | None:
         args = argument(trainer, "args", 1)
