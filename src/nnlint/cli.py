@@ -11,7 +11,7 @@ from nnlint import __version__
 from nnlint.config import ConfigError, Settings, find_pyproject, load_settings
 from nnlint.engine import Report, lint
 from nnlint.report import render, summary
-from nnlint.rules import all_rules, rule_by_code
+from nnlint.rules import CODE_PATTERN, all_rules, rule_by_code
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -19,7 +19,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 def _codes(value: str) -> list[str]:
     codes = [c.strip().upper() for c in value.split(",") if c.strip()]
     for code in codes:
-        if code != "ALL" and not (code.startswith("NN") and code[2:].isdigit() or code == "NN"):
+        if code != "ALL" and not CODE_PATTERN.fullmatch(code):
             raise argparse.ArgumentTypeError(f"invalid rule selector: {code!r}")
     return codes
 
@@ -27,17 +27,32 @@ def _codes(value: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnlint",
-        description="Find silent mistakes in deep-learning training code before they cost GPU hours.",
+        description=(
+            "Find silent mistakes in deep-learning training code before they cost GPU hours."
+        ),
     )
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
-    parser.add_argument("--select", type=_codes, action="append", help="rules to check: codes or prefixes, comma-separated")
-    parser.add_argument("--extend-select", type=_codes, action="append", help="rules to add to the selection")
-    parser.add_argument("--ignore", type=_codes, action="append", help="rules to skip: codes or prefixes")
+    parser.add_argument(
+        "--select",
+        type=_codes,
+        action="append",
+        help="rules to check: codes or prefixes, comma-separated",
+    )
+    parser.add_argument(
+        "--extend-select", type=_codes, action="append", help="rules to add to the selection"
+    )
+    parser.add_argument(
+        "--ignore", type=_codes, action="append", help="rules to skip: codes or prefixes"
+    )
     parser.add_argument("--output-format", choices=["concise", "full", "json"], default="concise")
     parser.add_argument("--config", type=Path, help="pyproject.toml to read [tool.nnlint] from")
-    parser.add_argument("--no-respect-gitignore", action="store_true", help="also lint git-ignored files")
+    parser.add_argument(
+        "--no-respect-gitignore", action="store_true", help="also lint git-ignored files"
+    )
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation")
-    parser.add_argument("--list-rules", action="store_true", help="list all rules (JSON with --output-format json)")
+    parser.add_argument(
+        "--list-rules", action="store_true", help="list all rules (JSON with --output-format json)"
+    )
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     return parser
 
@@ -64,7 +79,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def list_rules(fmt: str) -> str:
     rules = all_rules()
     if fmt == "json":
-        items = [{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary} for r in rules]
+        items = [
+            {"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary}
+            for r in rules
+        ]
         return json.dumps(items, indent=2) + "\n"
     width = max(len(r.name) for r in rules)
     return "".join(f"{r.code}  {r.name:<{width}}  {r.summary}\n" for r in rules)
@@ -85,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.explain:
         text = explain(args.explain)
         if text is None:
-            print(f"nnlint: unknown rule {args.explain!r}; see `nnlint --list-rules`", file=sys.stderr)
+            print(
+                f"nnlint: unknown rule {args.explain!r}; see `nnlint --list-rules`", file=sys.stderr
+            )
             return EXIT_ERROR
         sys.stdout.write(text)
         return EXIT_CLEAN

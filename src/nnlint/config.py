@@ -17,9 +17,27 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 DEFAULT_EXCLUDE = (
-    ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", "__pycache__", "build", "dist",
-    "node_modules", ".tox", ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-    "site-packages", ".eggs", "*.egg-info", ".nnlint_cache", ".ipynb_checkpoints",
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".env",
+    "env",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "site-packages",
+    ".eggs",
+    "*.egg-info",
+    ".nnlint_cache",
+    ".ipynb_checkpoints",
 )
 
 

@@ -33,7 +33,10 @@ def _git_visible(folder: Path) -> set[Path] | None:
     try:
         result = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "."],
-            cwd=folder, capture_output=True, check=False, timeout=60,
+            cwd=folder,
+            capture_output=True,
+            check=False,
+            timeout=60,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -32,7 +32,9 @@ class Report:
 def enabled_rules(settings: Settings) -> list[Rule]:
     """Rules selected by `select`/`extend-select` and not ignored."""
     selected = [*settings.select, *settings.extend_select]
-    return [r for r in all_rules() if matches(r.code, selected) and not matches(r.code, settings.ignore)]
+    return [
+        r for r in all_rules() if matches(r.code, selected) and not matches(r.code, settings.ignore)
+    ]
 
 
 def display_path(path: Path) -> str:
@@ -65,7 +67,9 @@ def _lint(paths: list[Path], settings: Settings) -> Report:
         try:
             sources.append(read_source(path, display_path(path)))
         except OSError as error:
-            report.unreadable.append(f"{display_path(path)}: cannot read: {error.strerror or error}")
+            report.unreadable.append(
+                f"{display_path(path)}: cannot read: {error.strerror or error}"
+            )
     report.files = len(sources)
     return lint_sources(sources, settings, report)
 

@@ -11,7 +11,9 @@ from nnlint.rules import rule_by_code
 
 def concise(report: Report) -> str:
     """`path:line:col: CODE message`, one line per finding (columns 1-based)."""
-    return "".join(f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.message}\n" for f in report.findings)
+    return "".join(
+        f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.message}\n" for f in report.findings
+    )
 
 
 def full(report: Report) -> str:
@@ -56,8 +58,10 @@ def summary(report: Report) -> str:
     count = len(report.findings)
     noun = "finding" if count == 1 else "findings"
     files = "file" if report.files == 1 else "files"
-    return f"Found {count} {noun} in {report.files} {files}." if count else (
-        f"All checks passed ({report.files} {files})."
+    return (
+        f"Found {count} {noun} in {report.files} {files}."
+        if count
+        else f"All checks passed ({report.files} {files})."
     )
 
 
