@@ -1,0 +1,256 @@
+"""The command line, run as a subprocess: exit codes, output formats, selection, discovery."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nnlint.rules import DOC_HEADINGS, all_rules
+from tests.conftest import ROOT, nnlint_command
+
+BAD = """\
+import torch.nn as nn
+
+model = nn.Sequential(
+    nn.Linear(10, 32),
+    nn.Sigmoid(),
+    nn.Linear(32, 2),
+)
+"""
+GOOD = BAD.replace("nn.Sigmoid()", "nn.ReLU()")
+BROKEN = "def f(:\n    pass\n"
+
+CONCISE_LINE = re.compile(
+    r"(?P<path>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<code>NN\d{3}) (?P<msg>\S.*)"
+)
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*nnlint_command(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    """Write files below `folder`; a bare pyproject.toml stops the config search there."""
+    files = {"pyproject.toml": "[project]\nname = 'demo'\n", **files}
+    for name, text in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return folder
+
+
+def codes(stdout: str) -> list[tuple[str, str]]:
+    """(path, code) for each concise line."""
+    found = [CONCISE_LINE.fullmatch(line) for line in stdout.splitlines()]
+    assert all(found), stdout
+    return [(Path(m["path"]).as_posix(), m["code"]) for m in found if m]
+
+
+def test_clean_file_exits_0(tmp_path: Path) -> None:
+    write(tmp_path, {"good.py": GOOD})
+    result = run(tmp_path, "good.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "All checks passed (1 file)." in result.stderr
+
+
+def test_finding_exits_1_with_concise_line(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, "bad.py")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    match = CONCISE_LINE.fullmatch(lines[0])
+    assert match, lines[0]
+    assert (match["path"], match["line"], match["col"], match["code"]) == (
+        "bad.py",
+        "5",
+        "5",
+        "NN101",
+    )
+    assert "Found 1 finding in 1 file." in result.stderr
+
+
+def test_full_format_shows_source_caret_and_help(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, "--output-format", "full", "bad.py")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("bad.py:5:5: NN101 (hidden-sigmoid-or-tanh) [warning] ")
+    assert lines[1] == "  5 |     nn.Sigmoid(),"
+    assert lines[2] == "    |     ^"
+    assert lines[3].startswith("  help: ") and len(lines[3]) > len("  help: ")
+
+
+def test_json_format(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, "--output-format", "json", "bad.py")
+    assert result.returncode == 1
+    items = json.loads(result.stdout)
+    assert len(items) == 1
+    item = items[0]
+    assert item["code"] == "NN101"
+    assert item["name"] == "hidden-sigmoid-or-tanh"
+    assert item["severity"] == "warning"
+    assert item["filename"] == "bad.py"
+    assert item["location"] == {"row": 5, "column": 5}
+    assert item["message"] and item["help"]
+    concise = run(tmp_path, "bad.py").stdout
+    assert concise == f"bad.py:5:5: NN101 {item['message']}\n"
+
+
+def test_json_format_without_findings_is_an_empty_list(tmp_path: Path) -> None:
+    write(tmp_path, {"good.py": GOOD})
+    result = run(tmp_path, "--output-format", "json", "good.py")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--no-such-option"],
+        ["--output-format", "xml"],
+        ["--select", "XX1"],
+        ["--select", "NN1234"],
+        ["--ignore", "E501"],
+    ],
+)
+def test_bad_option_exits_2(tmp_path: Path, args: list[str]) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, *args, "bad.py")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "error" in result.stderr
+
+
+def test_missing_path_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, "bad.py", "missing.py")
+    assert result.returncode == 2
+    assert "missing.py: no such file or directory" in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, {"good.py": GOOD})
+    result = run(tmp_path, "--config", "nope.toml", "good.py")
+    assert result.returncode == 2
+    assert "nope.toml: no such file" in result.stderr
+
+
+def test_bad_config_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, {"good.py": GOOD, "pyproject.toml": "[tool.nnlint]\nignore = 'NN101'\n"})
+    result = run(tmp_path, "good.py")
+    assert result.returncode == 2
+    assert "pyproject.toml::$.tool.nnlint.ignore:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], {"NN000", "NN101"}),
+        (["--select", "NN1"], {"NN101"}),
+        (["--select", "NN101"], {"NN101"}),
+        (["--select", "NN000"], {"NN000"}),
+        (["--select", "NN0,NN1"], {"NN000", "NN101"}),
+        (["--select", "NN0", "--select", "NN1"], {"NN000", "NN101"}),
+        (["--select", "NN1", "--extend-select", "NN000"], {"NN000", "NN101"}),
+        (["--ignore", "NN101"], {"NN000"}),
+        (["--ignore", "NN1"], {"NN000"}),
+        (["--ignore", "NN0"], {"NN101"}),
+        (["--select", "nn101"], {"NN101"}),
+        (["--select", "NN2"], set()),
+        (["--select", "ALL", "--ignore", "NN"], set()),
+    ],
+)
+def test_select_and_ignore(tmp_path: Path, args: list[str], expected: set[str]) -> None:
+    write(tmp_path, {"bad.py": BAD, "broken.py": BROKEN})
+    result = run(tmp_path, *args, ".")
+    assert {code for _, code in codes(result.stdout)} == expected
+    assert result.returncode == (1 if expected else 0), result.stderr
+
+
+def test_explain_prints_the_rule_doc(tmp_path: Path) -> None:
+    result = run(tmp_path, "--explain", "NN101")
+    assert result.returncode == 0
+    assert result.stdout.startswith("# NN101 hidden-sigmoid-or-tanh (warning)\n")
+    headings = re.findall(r"^## (.+)$", result.stdout, re.MULTILINE)
+    assert headings == list(DOC_HEADINGS)
+    assert run(tmp_path, "--explain", "nn101").stdout == result.stdout
+
+
+def test_explain_unknown_code_exits_2(tmp_path: Path) -> None:
+    result = run(tmp_path, "--explain", "NN999")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "unknown rule 'NN999'" in result.stderr
+
+
+def test_list_rules(tmp_path: Path) -> None:
+    result = run(tmp_path, "--list-rules")
+    assert result.returncode == 0
+    rows = [line.split(maxsplit=2) for line in result.stdout.splitlines()]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(r.code, r.name, r.summary) for r in all_rules()]
+
+
+def test_list_rules_json(tmp_path: Path) -> None:
+    result = run(tmp_path, "--list-rules", "--output-format", "json")
+    assert result.returncode == 0
+    items = json.loads(result.stdout)
+    assert items == [
+        {"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary}
+        for r in all_rules()
+    ]
+
+
+def test_syntax_error_is_nn000_and_other_files_are_still_linted(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD, "broken.py": BROKEN, "good.py": GOOD})
+    result = run(tmp_path, ".")
+    assert result.returncode == 1
+    assert codes(result.stdout) == [("bad.py", "NN101"), ("broken.py", "NN000")]
+    assert result.stdout.splitlines()[1].startswith("broken.py:1:7: NN000 cannot parse:")
+    assert "Found 2 findings in 3 files." in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_folder_skips_gitignored_files_and_venv(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            ".gitignore": "generated/\n",
+            "src/bad.py": BAD,
+            "generated/bad.py": BAD,
+            ".venv/lib/site.py": BAD,
+            "venv/lib/site.py": BAD,
+        },
+    )
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    result = run(tmp_path, ".")
+    assert codes(result.stdout) == [("src/bad.py", "NN101")]
+    assert result.returncode == 1
+
+    everything = run(tmp_path, "--no-respect-gitignore", ".")
+    assert codes(everything.stdout) == [("generated/bad.py", "NN101"), ("src/bad.py", "NN101")]
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    command = 'python -m pip install -e ".[test]" && python -m pytest -q'
+    assert f"```bash\n{command}\n```" in readme
+    ci = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
+    assert ci[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in ci
+    assert ci[-1] == command
