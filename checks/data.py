@@ -138,7 +138,7 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
     - https://www.tensorflow.org/guide/data_performance
     """
     for module in project.modules:
-        trained_on = _loaders_iterated_by_training(module)
+        trained_on = module.training_loaders
         for site in module.collected.training_calls:
             if not module.data.is_loader(site):
                 continue
@@ -158,24 +158,6 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
             elif fit.x is not None and module.data.tfdata_shuffled(fit.x, fit.site.scope) is False:
                 yield Hit(module.path, fit.site.node, "the tf.data training pipeline is never shuffled",
                           "add .shuffle(buffer_size) before .batch() in the training pipeline")
-
-
-def _loaders_iterated_by_training(module: ModuleFacts) -> set[int]:
-    """DataLoader calls that a loop calling `backward()` iterates over."""
-    found: set[int] = set()
-    for loop in module.epoch_loops:
-        loops = [loop.node, *(n for n in ast.walk(loop.node) if isinstance(n, ast.For))]
-        for candidate in loops:
-            if not isinstance(candidate, ast.For):
-                continue
-            iterator = candidate.iter
-            while isinstance(iterator, ast.Call) and iterator.args and not module.data.is_loader(
-                CallSite(iterator, loop.scope, module.resolver.call_name(iterator, loop.scope), ())
-            ):
-                iterator = iterator.args[0]
-            for origin in module.resolver.origins(iterator, loop.scope):
-                found.add(id(origin.expr))
-    return found
 
 
 def _loader_role(module: ModuleFacts, site: CallSite, trained_on: set[int]) -> str | None:

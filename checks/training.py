@@ -192,8 +192,7 @@ def no_validation_data(project: Project) -> Iterator[Hit]:
 
 def _torch_without_validation(module: ModuleFacts) -> Iterator[Hit]:
     loops = [loop for loop in module.epoch_loops if loop.scope.class_name is None]
-    builds_loader = any(module.data.is_loader(site) for site in module.collected.training_calls)
-    if not loops or not builds_loader:
+    if not loops or not module.training_loaders:
         return
     for scope in module.collected.scopes:
         if any(name_role(name) in {"val", "test"} for name in scope.bindings):
@@ -205,19 +204,5 @@ def _torch_without_validation(module: ModuleFacts) -> Iterator[Hit]:
                 return
     if any(loop.roles_used & {"val", "test"} for loop in loops):
         return
-    if any(_loop_params(loop) for loop in loops):
-        return
     yield Hit(module.path, loops[0].node, "training loop never evaluates on validation data",
               "hold out a validation split and evaluate it every epoch")
-
-
-def _loop_params(loop) -> bool:  # noqa: ANN001
-    """True when the loop trains on data handed in as a parameter (we cannot see its origin)."""
-    node = loop.node
-    if not isinstance(node, ast.For):
-        return False
-    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-    return bool(names & set(loop.scope.params))
-
-
-__all__ = ["callbacks_of"]

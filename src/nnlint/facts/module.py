@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from nnlint.facts.data import DataFacts, SplitUse, split_calls
+from nnlint.facts.data import DATALOADERS, DataFacts, SplitUse, split_calls
 from nnlint.facts.graph import Network
 from nnlint.facts.layers import LayerClassifier
 from nnlint.facts.losses import LossUse, find_loss_uses
@@ -57,6 +57,26 @@ class ModuleFacts:
             )
             for o in origins
         )
+
+    @cached_property
+    def training_loaders(self) -> set[int]:
+        """`id`s of the DataLoader calls of this module that a training loop iterates."""
+        found: set[int] = set()
+        for loop in self.epoch_loops:
+            for candidate in (loop.node, *ast.walk(loop.node)):
+                if not isinstance(candidate, ast.For):
+                    continue
+                iterator = candidate.iter
+                while isinstance(iterator, ast.Call) and iterator.args and (
+                    self.resolver.call_name(iterator, loop.scope) not in DATALOADERS
+                ):
+                    iterator = iterator.args[0]
+                for origin in self.resolver.origins(iterator, loop.scope):
+                    if isinstance(origin.expr, ast.Call) and (
+                        self.resolver.call_name(origin.expr, origin.scope) in DATALOADERS
+                    ):
+                        found.add(id(origin.expr))
+        return found
 
     @cached_property
     def frameworks(self) -> set[str]:

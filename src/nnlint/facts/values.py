@@ -46,6 +46,7 @@ class Resolver:
             if isinstance(site.node.func, ast.Name) and site.node.func.id in collected.functions:
                 self._callers.setdefault(site.node.func.id, []).append(site)
         self.argparse_defaults = self._argparse_defaults()
+        self._memo: dict[tuple[int, int, int | None], list[Origin]] = {}
 
     # -- names --------------------------------------------------------------------------
     def qualname(self, expr: ast.expr, scope: Scope, depth: int = 0) -> str | None:
@@ -94,8 +95,18 @@ class Resolver:
     def _origins(
         self, expr: ast.expr, scope: Scope, index: int | None, depth: int
     ) -> Iterator[Origin]:
+        """Memoised: each (expression, scope, index) is followed once; a cycle yields nothing."""
         if depth > _MAX_DEPTH:
             return
+        key = (id(expr), id(scope), index)
+        if key not in self._memo:
+            self._memo[key] = []
+            self._memo[key] = list(self._follow(expr, scope, index, depth))
+        yield from self._memo[key]
+
+    def _follow(
+        self, expr: ast.expr, scope: Scope, index: int | None, depth: int
+    ) -> Iterator[Origin]:
         if isinstance(expr, ast.Name):
             yield from self._name_origins(expr, scope, index, depth)
             return
