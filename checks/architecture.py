@@ -149,29 +149,48 @@ def _mismatch(pairing: Pairing) -> Iterator[Hit]:
     if loss.framework == "torch":
         yield from _torch_mismatch(loss.kind, act, units, (path, node), at_loss)
     else:
-        yield from _keras_mismatch(loss.kind, bool(loss.from_logits), act, units, (path, node), at_loss)
+        yield from _keras_mismatch(
+            loss.kind, bool(loss.from_logits), act, units, (path, node), at_loss
+        )
 
 
 Place = tuple[str, ast.AST]
 
 
-def _torch_mismatch(kind: str, act: str, units: int | None, at_act: Place, at_loss: Place) -> Iterator[Hit]:
+def _torch_mismatch(
+    kind: str, act: str, units: int | None, at_act: Place, at_loss: Place
+) -> Iterator[Hit]:
     if kind == "cross_entropy" and act in {"softmax", "log_softmax"}:
-        yield Hit(*at_act, f"{act} output fed to cross-entropy, which applies log-softmax itself",
-                  "return raw logits from the model and keep softmax for inference")
+        yield Hit(
+            *at_act,
+            f"{act} output fed to cross-entropy, which applies log-softmax itself",
+            "return raw logits from the model and keep softmax for inference",
+        )
     elif kind == "bce_logits" and act == "sigmoid":
-        yield Hit(*at_act, "sigmoid output fed to BCEWithLogitsLoss, which applies sigmoid itself",
-                  "return raw logits, or keep the sigmoid and use BCELoss")
+        yield Hit(
+            *at_act,
+            "sigmoid output fed to BCEWithLogitsLoss, which applies sigmoid itself",
+            "return raw logits, or keep the sigmoid and use BCELoss",
+        )
     elif kind == "nll" and act != "log_softmax":
         what = "raw logits" if act == "linear" else f"{act} outputs"
-        yield Hit(*at_loss, f"NLLLoss expects log-probabilities but receives {what}",
-                  "end the model with log_softmax, or use CrossEntropyLoss on raw logits")
+        yield Hit(
+            *at_loss,
+            f"NLLLoss expects log-probabilities but receives {what}",
+            "end the model with log_softmax, or use CrossEntropyLoss on raw logits",
+        )
     elif kind == "bce" and act == "linear":
-        yield Hit(*at_loss, "BCELoss expects probabilities but receives raw logits",
-                  "use BCEWithLogitsLoss on the logits (numerically stable)")
+        yield Hit(
+            *at_loss,
+            "BCELoss expects probabilities but receives raw logits",
+            "use BCEWithLogitsLoss on the logits (numerically stable)",
+        )
     elif kind == "bce" and act == "softmax" and (units or 0) > 1:
-        yield Hit(*at_act, "softmax over several units fed to binary cross-entropy",
-                  "use sigmoid for independent labels, or softmax with cross-entropy")
+        yield Hit(
+            *at_act,
+            "softmax over several units fed to binary cross-entropy",
+            "use sigmoid for independent labels, or softmax with cross-entropy",
+        )
 
 
 def _keras_mismatch(
@@ -179,15 +198,27 @@ def _keras_mismatch(
 ) -> Iterator[Hit]:
     probabilistic = act in {"softmax", "sigmoid"}
     if from_logits and probabilistic:
-        yield Hit(*at_loss, f"from_logits=True but the model already ends in {act}",
-                  f"drop the {act} from the last layer, or set from_logits=False")
+        yield Hit(
+            *at_loss,
+            f"from_logits=True but the model already ends in {act}",
+            f"drop the {act} from the last layer, or set from_logits=False",
+        )
     elif not from_logits and act == "linear":
-        yield Hit(*at_loss, "the loss expects probabilities (from_logits=False) but the last "
-                  "layer has no activation", "pass from_logits=True to the loss, or add the "
-                  "output activation")
+        yield Hit(
+            *at_loss,
+            "the loss expects probabilities (from_logits=False) but the last "
+            "layer has no activation",
+            "pass from_logits=True to the loss, or add the output activation",
+        )
     elif kind == "categorical" and act == "sigmoid" and (units or 0) > 2:
-        yield Hit(*at_act, "sigmoid output with categorical cross-entropy over many classes",
-                  "use softmax for one label per sample, or binary cross-entropy for multi-label")
+        yield Hit(
+            *at_act,
+            "sigmoid output with categorical cross-entropy over many classes",
+            "use softmax for one label per sample, or binary cross-entropy for multi-label",
+        )
     elif kind == "binary" and act == "softmax" and (units or 0) > 1:
-        yield Hit(*at_act, "softmax over several units with binary cross-entropy",
-                  "use sigmoid for independent labels, or categorical cross-entropy")
+        yield Hit(
+            *at_act,
+            "softmax over several units with binary cross-entropy",
+            "use sigmoid for independent labels, or categorical cross-entropy",
+        )

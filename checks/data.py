@@ -13,7 +13,9 @@ from nnlint.facts.values import argument
 from nnlint.project import Project
 from nnlint.rules import Hit, rule
 
-_TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"})
+_TENSOR_DATASETS = frozenset(
+    {"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"}
+)
 
 
 @rule(
@@ -147,17 +149,29 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
             if module.data.loader_shuffles(site.node, site.scope) is False and not (
                 module.data.is_iterable_dataset(site.node, site.scope)
             ):
-                yield Hit(module.path, site.node, "training DataLoader does not shuffle",
-                          "pass shuffle=True (or a sampler) to the training DataLoader")
+                yield Hit(
+                    module.path,
+                    site.node,
+                    "training DataLoader does not shuffle",
+                    "pass shuffle=True (or a sampler) to the training DataLoader",
+                )
         for fit in module.keras_fits:
             if _method(fit.site) != "fit":
                 continue
             if fit.shuffle is False:
-                yield Hit(module.path, fit.site.node, "fit(..., shuffle=False) trains on the data in a fixed order",
-                          "drop shuffle=False (Keras shuffles arrays by default)")
+                yield Hit(
+                    module.path,
+                    fit.site.node,
+                    "fit(..., shuffle=False) trains on the data in a fixed order",
+                    "drop shuffle=False (Keras shuffles arrays by default)",
+                )
             elif fit.x is not None and module.data.tfdata_shuffled(fit.x, fit.site.scope) is False:
-                yield Hit(module.path, fit.site.node, "the tf.data training pipeline is never shuffled",
-                          "add .shuffle(buffer_size) before .batch() in the training pipeline")
+                yield Hit(
+                    module.path,
+                    fit.site.node,
+                    "the tf.data training pipeline is never shuffled",
+                    "add .shuffle(buffer_size) before .batch() in the training pipeline",
+                )
 
 
 def _loader_role(module: ModuleFacts, site: CallSite, trained_on: set[int]) -> str | None:
@@ -171,7 +185,11 @@ def _loader_role(module: ModuleFacts, site: CallSite, trained_on: set[int]) -> s
         return role
     method = site.scope.name
     if method.endswith("_dataloader"):
-        return {"train_dataloader": "train", "val_dataloader": "val", "test_dataloader": "test"}.get(method)
+        return {
+            "train_dataloader": "train",
+            "val_dataloader": "val",
+            "test_dataloader": "test",
+        }.get(method)
     return "train" if id(site.node) in trained_on else None
 
 
@@ -225,8 +243,12 @@ def test_set_in_tuning(project: Project) -> Iterator[Hit]:
         for loop in module.epoch_loops:
             for site in loop.test_evaluations:
                 if set(site.targets) & loop.selection_names:
-                    yield Hit(module.path, site.node, "test data evaluated in the epoch loop drives model selection",
-                              "select on a validation split; evaluate the test set once after training")
+                    yield Hit(
+                        module.path,
+                        site.node,
+                        "test data evaluated in the epoch loop drives model selection",
+                        "select on a validation split; evaluate the test set once after training",
+                    )
         yield from _test_in_objective(module)
 
 
@@ -240,10 +262,14 @@ def _is_test(module: ModuleFacts, expr: ast.expr | None, site: CallSite) -> bool
 def _fitted_on_test(module: ModuleFacts) -> Iterator[Hit]:
     for site in module.collected.training_calls:
         func = site.node.func
-        if isinstance(func, ast.Attribute) and func.attr in tables.FIT_METHODS and site.node.args:
-            if _is_test(module, site.node.args[0], site):
-                yield Hit(module.path, site.node, f"`{func.attr}` learns from test data",
-                          "fit on the training split only, then transform/evaluate the test split")
+        fits = isinstance(func, ast.Attribute) and func.attr in tables.FIT_METHODS
+        if fits and site.node.args and _is_test(module, site.node.args[0], site):
+            yield Hit(
+                module.path,
+                site.node,
+                f"`{func.attr}` learns from test data",
+                "fit on the training split only, then transform/evaluate the test split",
+            )
 
 
 def _fitted_before_split(module: ModuleFacts) -> Iterator[Hit]:
@@ -253,13 +279,25 @@ def _fitted_before_split(module: ModuleFacts) -> Iterator[Hit]:
             continue
         learned = {data.id, *site.targets}
         for other in site.scope.calls:
-            if other.node.lineno > site.node.lineno and other.targets and _uses(other.node, learned):
+            if (
+                other.node.lineno > site.node.lineno
+                and other.targets
+                and _uses(other.node, learned)
+            ):
                 learned |= set(other.targets)
         for split in module.splits:
-            if (split.site.scope is site.scope and split.site.node.lineno > site.node.lineno
-                    and split.inputs & learned):
-                yield Hit(module.path, site.node, "preprocessing is fitted on all data before the train/test split",
-                          "split first, fit the preprocessor on the training split, then transform the others")
+            if (
+                split.site.scope is site.scope
+                and split.site.node.lineno > site.node.lineno
+                and split.inputs & learned
+            ):
+                yield Hit(
+                    module.path,
+                    site.node,
+                    "preprocessing is fitted on all data before the train/test split",
+                    "split first, fit the preprocessor on the training split, "
+                    "then transform the others",
+                )
                 break
 
 
@@ -272,16 +310,28 @@ def _uses(call: ast.Call, names: set[str]) -> bool:
 def _test_as_validation(module: ModuleFacts) -> Iterator[Hit]:
     for fit in module.keras_fits:
         if _is_test(module, fit.validation_data, fit.site):
-            yield Hit(module.path, fit.site.node, "test data passed as validation_data",
-                      "hold out a validation split from the training data")
+            yield Hit(
+                module.path,
+                fit.site.node,
+                "test data passed as validation_data",
+                "hold out a validation split from the training data",
+            )
     for fit in module.lightning_fits:
         if _is_test(module, fit.val, fit.site):
-            yield Hit(module.path, fit.site.node, "test data passed as the validation dataloader",
-                      "validate on a split of the training data")
+            yield Hit(
+                module.path,
+                fit.site.node,
+                "test data passed as the validation dataloader",
+                "validate on a split of the training data",
+            )
     for site in module.training.hf_trainers():
         if _is_test(module, argument(site.node, "eval_dataset", 4), site):
-            yield Hit(module.path, site.node, "test data passed as eval_dataset",
-                      "evaluate on a validation split; use the test split once after training")
+            yield Hit(
+                module.path,
+                site.node,
+                "test data passed as eval_dataset",
+                "evaluate on a validation split; use the test split once after training",
+            )
 
 
 def _test_in_objective(module: ModuleFacts) -> Iterator[Hit]:
@@ -289,14 +339,29 @@ def _test_in_objective(module: ModuleFacts) -> Iterator[Hit]:
         func = site.node.func
         if not (isinstance(func, ast.Attribute) and func.attr == "optimize" and site.node.args):
             continue
-        studies = [o for o in module.resolver.origins(func.value, site.scope) if isinstance(o.expr, ast.Call)]
-        if not any((module.resolver.call_name(o.expr, o.scope) or "").startswith("optuna.") for o in studies):
+        studies = [
+            o
+            for o in module.resolver.origins(func.value, site.scope)
+            if isinstance(o.expr, ast.Call)
+        ]
+        if not any(
+            (module.resolver.call_name(o.expr, o.scope) or "").startswith("optuna.")
+            for o in studies
+        ):
             continue
         objective = site.node.args[0]
-        scope = module.collected.functions.get(objective.id) if isinstance(objective, ast.Name) else None
+        scope = (
+            module.collected.functions.get(objective.id)
+            if isinstance(objective, ast.Name)
+            else None
+        )
         for call in scope.calls if scope else []:
             values = [*call.node.args, *(k.value for k in call.node.keywords)]
             if any(_is_test(module, v, call) for v in values):
-                yield Hit(module.path, call.node, "the hyper-parameter objective scores on test data",
-                          "score trials on a validation split; keep the test set for the final model")
+                yield Hit(
+                    module.path,
+                    call.node,
+                    "the hyper-parameter objective scores on test data",
+                    "score trials on a validation split; keep the test set for the final model",
+                )
                 break

@@ -13,7 +13,10 @@ from nnlint.facts.values import keyword
 from nnlint.project import Project
 from nnlint.rules import Hit, rule
 
-_EARLY_HELP = "add early stopping on a validation metric (EarlyStopping callback or a patience loop) and keep the best weights"
+_EARLY_HELP = (
+    "add early stopping on a validation metric (EarlyStopping callback or a patience loop) "
+    "and keep the best weights"
+)
 
 
 @rule(
@@ -61,25 +64,44 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
     """
     for module in project.modules:
         for fit in module.keras_fits:
-            if (_is_fit(fit.site.node) and fit.has_validation and (fit.epochs or 0) >= tables.MANY_EPOCHS
-                    and fit.callbacks.known and not (fit.callbacks.early_stopping or fit.callbacks.keeps_best)):
-                yield Hit(module.path, fit.site.node, f"{fit.epochs} epochs with validation data but no early stopping",
-                          _EARLY_HELP)
+            if (
+                _is_fit(fit.site.node)
+                and fit.has_validation
+                and (fit.epochs or 0) >= tables.MANY_EPOCHS
+                and fit.callbacks.known
+                and not (fit.callbacks.early_stopping or fit.callbacks.keeps_best)
+            ):
+                yield Hit(
+                    module.path,
+                    fit.site.node,
+                    f"{fit.epochs} epochs with validation data but no early stopping",
+                    _EARLY_HELP,
+                )
         for fit in module.lightning_fits:
             yield from _lightning_no_early_stopping(project, module, fit)
         yield from _hf_no_early_stopping(module)
         for loop in module.epoch_loops:
-            if ((loop.epochs or 0) >= tables.MANY_EPOCHS and loop.roles_used & {"val", "test"}
-                    and not loop.selects_model):
-                yield Hit(module.path, loop.node, f"{loop.epochs} epochs evaluated on validation data but "
-                          "nothing stops training or keeps the best model", _EARLY_HELP)
+            if (
+                (loop.epochs or 0) >= tables.MANY_EPOCHS
+                and loop.roles_used & {"val", "test"}
+                and not loop.selects_model
+            ):
+                yield Hit(
+                    module.path,
+                    loop.node,
+                    f"{loop.epochs} epochs evaluated on validation data but "
+                    "nothing stops training or keeps the best model",
+                    _EARLY_HELP,
+                )
 
 
 def _is_fit(call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call.func.attr == "fit"
 
 
-def _lightning_validates(project: Project, module: ModuleFacts, fit: LightningFit) -> tuple[bool | None, frozenset[str]]:
+def _lightning_validates(
+    project: Project, module: ModuleFacts, fit: LightningFit
+) -> tuple[bool | None, frozenset[str]]:
     """Whether a Lightning fit validates, and the methods of its LightningModule."""
     methods: frozenset[str] | None = None
     if fit.model is not None:
@@ -90,7 +112,9 @@ def _lightning_validates(project: Project, module: ModuleFacts, fit: LightningFi
         return True, methods or frozenset()
     if fit.datamodule is not None:
         for origin in module.resolver.origins(fit.datamodule, fit.site.scope):
-            cls = module.training.class_of(origin.expr) if isinstance(origin.expr, ast.Call) else None
+            cls = (
+                module.training.class_of(origin.expr) if isinstance(origin.expr, ast.Call) else None
+            )
             if cls is None:
                 return None, methods or frozenset()
             return "val_dataloader" in cls.methods, methods or frozenset()
@@ -100,7 +124,9 @@ def _lightning_validates(project: Project, module: ModuleFacts, fit: LightningFi
     return "val_dataloader" in methods and "validation_step" in methods, methods
 
 
-def _lightning_no_early_stopping(project: Project, module: ModuleFacts, fit: LightningFit) -> Iterator[Hit]:
+def _lightning_no_early_stopping(
+    project: Project, module: ModuleFacts, fit: LightningFit
+) -> Iterator[Hit]:
     validates, methods = _lightning_validates(project, module, fit)
     trainer = fit.trainer
     if not validates or trainer is None or "configure_callbacks" in methods:
@@ -115,8 +141,12 @@ def _lightning_no_early_stopping(project: Project, module: ModuleFacts, fit: Lig
         return
     callbacks = callbacks_of(keyword(trainer, "callbacks"), scope, module.resolver)
     if callbacks.known and not (callbacks.early_stopping or callbacks.keeps_best):
-        yield Hit(module.path, trainer, f"Trainer runs up to {max_epochs} epochs with validation but no "
-                  "EarlyStopping callback", _EARLY_HELP)
+        yield Hit(
+            module.path,
+            trainer,
+            f"Trainer runs up to {max_epochs} epochs with validation but no EarlyStopping callback",
+            _EARLY_HELP,
+        )
 
 
 def _hf_no_early_stopping(module: ModuleFacts) -> Iterator[Hit]:
@@ -126,18 +156,32 @@ def _hf_no_early_stopping(module: ModuleFacts) -> Iterator[Hit]:
             continue
         args, scope = found
         constant = module.resolver.constant
-        epochs = constant(keyword(args, "num_train_epochs"), scope) if keyword(args, "num_train_epochs") else tables.HF_DEFAULT_EPOCHS
+        epochs = (
+            constant(keyword(args, "num_train_epochs"), scope)
+            if keyword(args, "num_train_epochs")
+            else tables.HF_DEFAULT_EPOCHS
+        )
         strategy = keyword(args, "eval_strategy") or keyword(args, "evaluation_strategy")
         strategy_value = constant(strategy, scope) if strategy is not None else "no"
-        if (keyword(args, "max_steps") is not None or not isinstance(epochs, int | float)
-                or epochs < tables.MANY_EPOCHS or strategy_value in {"no", None}
-                or constant(keyword(args, "load_best_model_at_end"), scope) is not False
-                and keyword(args, "load_best_model_at_end") is not None):
+        if (
+            keyword(args, "max_steps") is not None
+            or not isinstance(epochs, int | float)
+            or epochs < tables.MANY_EPOCHS
+            or strategy_value in {"no", None}
+            or (
+                constant(keyword(args, "load_best_model_at_end"), scope) is not False
+                and keyword(args, "load_best_model_at_end") is not None
+            )
+        ):
             continue
         callbacks = callbacks_of(keyword(site.node, "callbacks"), site.scope, module.resolver)
         if callbacks.known and not callbacks.early_stopping:
-            yield Hit(module.path, site.node, f"{int(epochs)} training epochs with evaluation but no early stopping",
-                      "add EarlyStoppingCallback and load_best_model_at_end=True")
+            yield Hit(
+                module.path,
+                site.node,
+                f"{int(epochs)} training epochs with evaluation but no early stopping",
+                "add EarlyStoppingCallback and load_best_model_at_end=True",
+            )
 
 
 @rule(
@@ -181,12 +225,20 @@ def no_validation_data(project: Project) -> Iterator[Hit]:
     for module in project.modules:
         for fit in module.keras_fits:
             if _is_fit(fit.site.node) and fit.has_validation is False:
-                yield Hit(module.path, fit.site.node, "fit() has no validation data",
-                          "pass validation_data=(x_val, y_val) or validation_split=0.1")
+                yield Hit(
+                    module.path,
+                    fit.site.node,
+                    "fit() has no validation data",
+                    "pass validation_data=(x_val, y_val) or validation_split=0.1",
+                )
         for fit in module.lightning_fits:
             if _lightning_validates(project, module, fit)[0] is False:
-                yield Hit(module.path, fit.site.node, "trainer.fit() runs without validation",
-                          "pass val_dataloaders= and define validation_step")
+                yield Hit(
+                    module.path,
+                    fit.site.node,
+                    "trainer.fit() runs without validation",
+                    "pass val_dataloaders= and define validation_step",
+                )
         yield from _torch_without_validation(module)
 
 
@@ -204,5 +256,9 @@ def _torch_without_validation(module: ModuleFacts) -> Iterator[Hit]:
                 return
     if any(loop.roles_used & {"val", "test"} for loop in loops):
         return
-    yield Hit(module.path, loops[0].node, "training loop never evaluates on validation data",
-              "hold out a validation split and evaluate it every epoch")
+    yield Hit(
+        module.path,
+        loops[0].node,
+        "training loop never evaluates on validation data",
+        "hold out a validation split and evaluate it every epoch",
+    )

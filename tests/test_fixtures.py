@@ -9,6 +9,7 @@ import pytest
 
 from nnlint.config import Settings
 from nnlint.engine import lint
+from nnlint.rules import all_rules
 from tests.fixture_expectations import FIXTURES, expected_findings
 
 
@@ -42,8 +43,6 @@ def test_clean_scripts_have_no_annotations_and_no_findings(
 
 
 def test_every_rule_has_true_positive_and_true_negative_fixtures() -> None:
-    from nnlint.rules import all_rules
-
     for rule in all_rules():
         folder = FIXTURES / rule.code
         tps = list(folder.glob("tp_*"))

@@ -58,7 +58,11 @@ def test_canonical_leaves_other_names_alone() -> None:
 
 @pytest.mark.parametrize(
     ("name", "tokens"),
-    [("trainLoader2", ["train", "loader"]), ("x_test", ["x", "test"]), ("testloader", ["testloader"])],
+    [
+        ("trainLoader2", ["train", "loader"]),
+        ("x_test", ["x", "test"]),
+        ("testloader", ["testloader"]),
+    ],
 )
 def test_name_tokens(name: str, tokens: list[str]) -> None:
     assert name_tokens(name) == tokens

@@ -85,7 +85,7 @@ class Project:
 def _shared_depth(here: Path, other: Path) -> int:
     other_parts = other.resolve().parent.parts
     depth = 0
-    for a, b in zip(here.parts, other_parts):
+    for a, b in zip(here.parts, other_parts, strict=False):
         if a != b:
             break
         depth += 1

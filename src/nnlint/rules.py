@@ -80,8 +80,7 @@ def _dedent_doc(doc: str) -> str:
 @cache
 def all_rules() -> tuple[Rule, ...]:
     """Every rule, loaded from the modules of `nnlint.checks`, sorted by code."""
-    import nnlint.checks as package
-
+    package = importlib.import_module("nnlint.checks")
     for info in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{info.name}")
     return tuple(sorted(_REGISTERED, key=lambda r: r.code))

@@ -35,100 +35,274 @@ KERAS_WEIGHT_LAYERS = {
     "EinsumDense": None,
 }
 RECURRENT_LAYERS = frozenset(
-    {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "SimpleRNN", "SimpleRNNCell",
-     "Bidirectional", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM", "CuDNNGRU"}
+    {
+        "RNN",
+        "LSTM",
+        "GRU",
+        "RNNCell",
+        "LSTMCell",
+        "GRUCell",
+        "SimpleRNN",
+        "SimpleRNNCell",
+        "Bidirectional",
+        "ConvLSTM1D",
+        "ConvLSTM2D",
+        "ConvLSTM3D",
+        "CuDNNLSTM",
+        "CuDNNGRU",
+    }
 )
 ATTENTION_LAYERS = frozenset(
-    {"MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
-     "TransformerEncoderLayer", "TransformerDecoderLayer", "MultiHeadAttention", "Attention",
-     "AdditiveAttention"}
+    {
+        "MultiheadAttention",
+        "Transformer",
+        "TransformerEncoder",
+        "TransformerDecoder",
+        "TransformerEncoderLayer",
+        "TransformerDecoderLayer",
+        "MultiHeadAttention",
+        "Attention",
+        "AdditiveAttention",
+    }
 )
 NORMALISATION_LAYERS = frozenset(
-    {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
-     "InstanceNorm2d", "InstanceNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "RMSNorm",
-     "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
-     "Normalization", "Rescaling"}
+    {
+        "BatchNorm1d",
+        "BatchNorm2d",
+        "BatchNorm3d",
+        "LayerNorm",
+        "GroupNorm",
+        "InstanceNorm1d",
+        "InstanceNorm2d",
+        "InstanceNorm3d",
+        "LazyBatchNorm1d",
+        "LazyBatchNorm2d",
+        "RMSNorm",
+        "BatchNormalization",
+        "LayerNormalization",
+        "GroupNormalization",
+        "UnitNormalization",
+        "Normalization",
+        "Rescaling",
+    }
 )
 EMBEDDING_LAYERS = frozenset({"Embedding", "EmbeddingBag", "TextVectorization"})
 # Layers that pass their input through without changing what the next weight layer sees.
 PASS_THROUGH_LAYERS = frozenset(
-    {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "SpatialDropout1D",
-     "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout", "GaussianNoise", "Flatten",
-     "Unflatten", "Reshape", "Identity", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
-     "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-     "AdaptiveMaxPool2d", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
-     "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding2D", "Permute", "RepeatVector",
-     "InputLayer", "ActivityRegularization", "Cropping2D", "UpSampling2D", "Upsample"}
+    {
+        "Dropout",
+        "Dropout1d",
+        "Dropout2d",
+        "Dropout3d",
+        "AlphaDropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "GaussianDropout",
+        "GaussianNoise",
+        "Flatten",
+        "Unflatten",
+        "Reshape",
+        "Identity",
+        "MaxPool1d",
+        "MaxPool2d",
+        "MaxPool3d",
+        "AvgPool1d",
+        "AvgPool2d",
+        "AvgPool3d",
+        "AdaptiveAvgPool1d",
+        "AdaptiveAvgPool2d",
+        "AdaptiveAvgPool3d",
+        "AdaptiveMaxPool2d",
+        "MaxPooling1D",
+        "MaxPooling2D",
+        "MaxPooling3D",
+        "AveragePooling1D",
+        "AveragePooling2D",
+        "GlobalAveragePooling1D",
+        "GlobalAveragePooling2D",
+        "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D",
+        "ZeroPadding2D",
+        "Permute",
+        "RepeatVector",
+        "InputLayer",
+        "ActivityRegularization",
+        "Cropping2D",
+        "UpSampling2D",
+        "Upsample",
+    }
 )
 
 # Activation modules/functions and what they compute.
 TORCH_ACTIVATION_MODULES = {
-    "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax", "LogSoftmax": "log_softmax",
-    "ReLU": "relu", "LeakyReLU": "relu", "PReLU": "relu", "ReLU6": "relu", "ELU": "relu",
-    "SELU": "relu", "CELU": "relu", "GELU": "relu", "SiLU": "relu", "Mish": "relu",
-    "Hardswish": "relu", "Softplus": "relu", "Hardtanh": "tanh", "Hardsigmoid": "sigmoid",
-    "Softsign": "tanh", "Tanhshrink": "relu", "LogSigmoid": "log_sigmoid",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Softmax": "softmax",
+    "LogSoftmax": "log_softmax",
+    "ReLU": "relu",
+    "LeakyReLU": "relu",
+    "PReLU": "relu",
+    "ReLU6": "relu",
+    "ELU": "relu",
+    "SELU": "relu",
+    "CELU": "relu",
+    "GELU": "relu",
+    "SiLU": "relu",
+    "Mish": "relu",
+    "Hardswish": "relu",
+    "Softplus": "relu",
+    "Hardtanh": "tanh",
+    "Hardsigmoid": "sigmoid",
+    "Softsign": "tanh",
+    "Tanhshrink": "relu",
+    "LogSigmoid": "log_sigmoid",
 }
 ACTIVATION_FUNCTIONS = {
-    "torch.sigmoid": "sigmoid", "torch.nn.functional.sigmoid": "sigmoid",
-    "torch.tanh": "tanh", "torch.nn.functional.tanh": "tanh",
-    "torch.softmax": "softmax", "torch.nn.functional.softmax": "softmax",
-    "torch.log_softmax": "log_softmax", "torch.nn.functional.log_softmax": "log_softmax",
-    "torch.special.log_softmax": "log_softmax", "torch.special.softmax": "softmax",
+    "torch.sigmoid": "sigmoid",
+    "torch.nn.functional.sigmoid": "sigmoid",
+    "torch.tanh": "tanh",
+    "torch.nn.functional.tanh": "tanh",
+    "torch.softmax": "softmax",
+    "torch.nn.functional.softmax": "softmax",
+    "torch.log_softmax": "log_softmax",
+    "torch.nn.functional.log_softmax": "log_softmax",
+    "torch.special.log_softmax": "log_softmax",
+    "torch.special.softmax": "softmax",
     "torch.special.expit": "sigmoid",
-    "torch.relu": "relu", "torch.nn.functional.relu": "relu",
-    "torch.nn.functional.leaky_relu": "relu", "torch.nn.functional.gelu": "relu",
-    "torch.nn.functional.elu": "relu", "torch.nn.functional.silu": "relu",
-    "torch.nn.functional.selu": "relu", "torch.nn.functional.mish": "relu",
-    "torch.nn.functional.relu6": "relu", "torch.nn.functional.hardsigmoid": "sigmoid",
+    "torch.relu": "relu",
+    "torch.nn.functional.relu": "relu",
+    "torch.nn.functional.leaky_relu": "relu",
+    "torch.nn.functional.gelu": "relu",
+    "torch.nn.functional.elu": "relu",
+    "torch.nn.functional.silu": "relu",
+    "torch.nn.functional.selu": "relu",
+    "torch.nn.functional.mish": "relu",
+    "torch.nn.functional.relu6": "relu",
+    "torch.nn.functional.hardsigmoid": "sigmoid",
     "torch.nn.functional.logsigmoid": "log_sigmoid",
-    "tensorflow.nn.sigmoid": "sigmoid", "tensorflow.sigmoid": "sigmoid",
-    "tensorflow.math.sigmoid": "sigmoid", "tensorflow.nn.tanh": "tanh",
-    "tensorflow.tanh": "tanh", "tensorflow.math.tanh": "tanh",
-    "tensorflow.nn.softmax": "softmax", "tensorflow.nn.log_softmax": "log_softmax",
-    "tensorflow.nn.relu": "relu", "keras.activations.sigmoid": "sigmoid",
-    "keras.activations.tanh": "tanh", "keras.activations.softmax": "softmax",
-    "keras.activations.relu": "relu", "keras.activations.linear": "linear",
-    "keras.ops.sigmoid": "sigmoid", "keras.ops.tanh": "tanh", "keras.ops.softmax": "softmax",
+    "tensorflow.nn.sigmoid": "sigmoid",
+    "tensorflow.sigmoid": "sigmoid",
+    "tensorflow.math.sigmoid": "sigmoid",
+    "tensorflow.nn.tanh": "tanh",
+    "tensorflow.tanh": "tanh",
+    "tensorflow.math.tanh": "tanh",
+    "tensorflow.nn.softmax": "softmax",
+    "tensorflow.nn.log_softmax": "log_softmax",
+    "tensorflow.nn.relu": "relu",
+    "keras.activations.sigmoid": "sigmoid",
+    "keras.activations.tanh": "tanh",
+    "keras.activations.softmax": "softmax",
+    "keras.activations.relu": "relu",
+    "keras.activations.linear": "linear",
+    "keras.ops.sigmoid": "sigmoid",
+    "keras.ops.tanh": "tanh",
+    "keras.ops.softmax": "softmax",
 }
 # Tensor methods such as `x.sigmoid()`.
 ACTIVATION_METHODS = {
-    "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "tanh": "tanh", "tanh_": "tanh",
-    "softmax": "softmax", "log_softmax": "log_softmax", "relu": "relu", "relu_": "relu",
+    "sigmoid": "sigmoid",
+    "sigmoid_": "sigmoid",
+    "tanh": "tanh",
+    "tanh_": "tanh",
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+    "relu": "relu",
+    "relu_": "relu",
 }
 # Keras `activation=` strings (and the Activation layer's argument).
 KERAS_ACTIVATION_STRINGS = {
-    "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "log_softmax": "log_softmax",
-    "relu": "relu", "elu": "relu", "selu": "relu", "gelu": "relu", "swish": "relu",
-    "silu": "relu", "leaky_relu": "relu", "relu6": "relu", "mish": "relu",
-    "softplus": "relu", "hard_sigmoid": "sigmoid", "softsign": "tanh", "linear": "linear",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+    "relu": "relu",
+    "elu": "relu",
+    "selu": "relu",
+    "gelu": "relu",
+    "swish": "relu",
+    "silu": "relu",
+    "leaky_relu": "relu",
+    "relu6": "relu",
+    "mish": "relu",
+    "softplus": "relu",
+    "hard_sigmoid": "sigmoid",
+    "softsign": "tanh",
+    "linear": "linear",
     "exponential": "relu",
 }
-KERAS_ACTIVATION_LAYERS = {"ReLU": "relu", "LeakyReLU": "relu", "PReLU": "relu", "ELU": "relu",
-                           "Softmax": "softmax"}
+KERAS_ACTIVATION_LAYERS = {
+    "ReLU": "relu",
+    "LeakyReLU": "relu",
+    "PReLU": "relu",
+    "ELU": "relu",
+    "Softmax": "softmax",
+}
 
 # Calls whose result mixes two tensors multiplicatively: a sigmoid/tanh feeding one is a gate.
 GATING_FUNCTIONS = frozenset(
-    {"torch.mul", "torch.multiply", "torch.matmul", "torch.bmm", "torch.einsum",
-     "torch.addcmul", "torch.where", "torch.lerp", "torch.nn.functional.glu",
-     "keras.layers.multiply", "keras.layers.Multiply", "tensorflow.multiply",
-     "tensorflow.math.multiply", "tensorflow.matmul", "keras.ops.multiply"}
+    {
+        "torch.mul",
+        "torch.multiply",
+        "torch.matmul",
+        "torch.bmm",
+        "torch.einsum",
+        "torch.addcmul",
+        "torch.where",
+        "torch.lerp",
+        "torch.nn.functional.glu",
+        "keras.layers.multiply",
+        "keras.layers.Multiply",
+        "tensorflow.multiply",
+        "tensorflow.math.multiply",
+        "tensorflow.matmul",
+        "keras.ops.multiply",
+    }
 )
 GATING_METHODS = frozenset({"mul", "mul_", "matmul", "bmm", "addcmul", "addcmul_", "lerp"})
 # Tensor methods/functions that only move or reshape values.
 SHAPE_METHODS = frozenset(
-    {"view", "reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose",
-     "contiguous", "expand", "expand_as", "view_as", "float", "to", "clone", "detach",
-     "type_as", "mean", "sum"}
+    {
+        "view",
+        "reshape",
+        "flatten",
+        "squeeze",
+        "unsqueeze",
+        "permute",
+        "transpose",
+        "contiguous",
+        "expand",
+        "expand_as",
+        "view_as",
+        "float",
+        "to",
+        "clone",
+        "detach",
+        "type_as",
+        "mean",
+        "sum",
+    }
 )
 SHAPE_FUNCTIONS = frozenset(
-    {"torch.flatten", "torch.reshape", "torch.squeeze", "torch.unsqueeze", "torch.cat",
-     "torch.stack", "torch.nn.functional.dropout", "torch.nn.functional.dropout2d",
-     "torch.nn.functional.max_pool2d", "torch.nn.functional.avg_pool2d",
-     "torch.nn.functional.adaptive_avg_pool2d", "torch.nn.functional.interpolate",
-     "torch.nn.functional.pad", "keras.layers.concatenate", "keras.layers.add",
-     "tensorflow.concat", "tensorflow.reshape"}
+    {
+        "torch.flatten",
+        "torch.reshape",
+        "torch.squeeze",
+        "torch.unsqueeze",
+        "torch.cat",
+        "torch.stack",
+        "torch.nn.functional.dropout",
+        "torch.nn.functional.dropout2d",
+        "torch.nn.functional.max_pool2d",
+        "torch.nn.functional.avg_pool2d",
+        "torch.nn.functional.adaptive_avg_pool2d",
+        "torch.nn.functional.interpolate",
+        "torch.nn.functional.pad",
+        "keras.layers.concatenate",
+        "keras.layers.add",
+        "tensorflow.concat",
+        "tensorflow.reshape",
+    }
 )
 
 # Losses: kind and whether the model output is expected as logits.
@@ -161,43 +335,105 @@ KERAS_LOSSES = {
 
 # Data sources whose values are known to be raw (unscaled).
 RAW_DATA_SOURCES = frozenset(
-    {"pandas.read_csv", "pandas.read_excel", "pandas.read_parquet", "pandas.read_table",
-     "numpy.loadtxt", "numpy.genfromtxt"}
+    {
+        "pandas.read_csv",
+        "pandas.read_excel",
+        "pandas.read_parquet",
+        "pandas.read_table",
+        "numpy.loadtxt",
+        "numpy.genfromtxt",
+    }
 )
 RAW_DATA_PREFIXES = ("keras.datasets.", "sklearn.datasets.load_", "sklearn.datasets.fetch_")
 # sklearn loaders whose features are already scaled or are not numeric features.
 SCALED_DATA_SOURCES = frozenset(
-    {"sklearn.datasets.load_diabetes", "sklearn.datasets.fetch_20newsgroups",
-     "sklearn.datasets.fetch_20newsgroups_vectorized", "sklearn.datasets.load_files",
-     "sklearn.datasets.fetch_lfw_people", "sklearn.datasets.fetch_olivetti_faces",
-     "keras.datasets.imdb", "keras.datasets.reuters", "keras.datasets.imdb.load_data",
-     "keras.datasets.reuters.load_data", "keras.datasets.boston_housing.get_word_index"}
+    {
+        "sklearn.datasets.load_diabetes",
+        "sklearn.datasets.fetch_20newsgroups",
+        "sklearn.datasets.fetch_20newsgroups_vectorized",
+        "sklearn.datasets.load_files",
+        "sklearn.datasets.fetch_lfw_people",
+        "sklearn.datasets.fetch_olivetti_faces",
+        "keras.datasets.imdb",
+        "keras.datasets.reuters",
+        "keras.datasets.imdb.load_data",
+        "keras.datasets.reuters.load_data",
+        "keras.datasets.boston_housing.get_word_index",
+    }
 )
 # Operations that keep data raw: conversions, reshapes and selections.
 RAW_PRESERVING_METHODS = frozenset(
-    {"astype", "reshape", "values", "to_numpy", "drop", "dropna", "fillna", "copy", "float",
-     "double", "squeeze", "unsqueeze", "view", "flatten", "iloc", "loc", "to", "numpy",
-     "long", "int", "expand_dims", "head", "tail", "sample", "get_dummies"}
+    {
+        "astype",
+        "reshape",
+        "values",
+        "to_numpy",
+        "drop",
+        "dropna",
+        "fillna",
+        "copy",
+        "float",
+        "double",
+        "squeeze",
+        "unsqueeze",
+        "view",
+        "flatten",
+        "iloc",
+        "loc",
+        "to",
+        "numpy",
+        "long",
+        "int",
+        "expand_dims",
+        "head",
+        "tail",
+        "sample",
+        "get_dummies",
+    }
 )
 RAW_PRESERVING_FUNCTIONS = frozenset(
-    {"numpy.array", "numpy.asarray", "numpy.float32", "numpy.expand_dims", "torch.tensor",
-     "torch.from_numpy", "torch.as_tensor", "torch.Tensor", "torch.FloatTensor",
-     "tensorflow.convert_to_tensor", "tensorflow.constant", "tensorflow.cast",
-     "sklearn.model_selection.train_test_split", "numpy.reshape", "pandas.get_dummies"}
+    {
+        "numpy.array",
+        "numpy.asarray",
+        "numpy.float32",
+        "numpy.expand_dims",
+        "torch.tensor",
+        "torch.from_numpy",
+        "torch.as_tensor",
+        "torch.Tensor",
+        "torch.FloatTensor",
+        "tensorflow.convert_to_tensor",
+        "tensorflow.constant",
+        "tensorflow.cast",
+        "sklearn.model_selection.train_test_split",
+        "numpy.reshape",
+        "pandas.get_dummies",
+    }
 )
 
 # Preprocessors whose `fit` learns statistics from the data it sees.
 FITTED_PREPROCESSORS = frozenset(
-    {"sklearn.preprocessing.StandardScaler", "sklearn.preprocessing.MinMaxScaler",
-     "sklearn.preprocessing.RobustScaler", "sklearn.preprocessing.MaxAbsScaler",
-     "sklearn.preprocessing.Normalizer", "sklearn.preprocessing.QuantileTransformer",
-     "sklearn.preprocessing.PowerTransformer", "sklearn.decomposition.PCA",
-     "sklearn.feature_extraction.text.TfidfVectorizer",
-     "sklearn.feature_extraction.text.CountVectorizer", "sklearn.impute.SimpleImputer",
-     "sklearn.impute.KNNImputer", "keras.preprocessing.text.Tokenizer",
-     "keras.layers.Normalization", "keras.layers.TextVectorization",
-     "sklearn.pipeline.Pipeline", "sklearn.pipeline.make_pipeline",
-     "sklearn.compose.ColumnTransformer", "sklearn.compose.make_column_transformer"}
+    {
+        "sklearn.preprocessing.StandardScaler",
+        "sklearn.preprocessing.MinMaxScaler",
+        "sklearn.preprocessing.RobustScaler",
+        "sklearn.preprocessing.MaxAbsScaler",
+        "sklearn.preprocessing.Normalizer",
+        "sklearn.preprocessing.QuantileTransformer",
+        "sklearn.preprocessing.PowerTransformer",
+        "sklearn.decomposition.PCA",
+        "sklearn.feature_extraction.text.TfidfVectorizer",
+        "sklearn.feature_extraction.text.CountVectorizer",
+        "sklearn.impute.SimpleImputer",
+        "sklearn.impute.KNNImputer",
+        "keras.preprocessing.text.Tokenizer",
+        "keras.layers.Normalization",
+        "keras.layers.TextVectorization",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.pipeline.make_pipeline",
+        "sklearn.compose.ColumnTransformer",
+        "sklearn.compose.make_column_transformer",
+    }
 )
 FIT_METHODS = frozenset({"fit", "fit_transform", "fit_on_texts", "adapt", "partial_fit"})
 SPLIT_FUNCTIONS = frozenset(
@@ -206,13 +442,20 @@ SPLIT_FUNCTIONS = frozenset(
 
 # Early stopping and best-model selection callbacks.
 EARLY_STOPPING_CALLBACKS = frozenset(
-    {"keras.callbacks.EarlyStopping", "lightning.pytorch.callbacks.EarlyStopping",
-     "lightning.pytorch.callbacks.early_stopping.EarlyStopping",
-     "transformers.EarlyStoppingCallback", "transformers.trainer_callback.EarlyStoppingCallback"}
+    {
+        "keras.callbacks.EarlyStopping",
+        "lightning.pytorch.callbacks.EarlyStopping",
+        "lightning.pytorch.callbacks.early_stopping.EarlyStopping",
+        "transformers.EarlyStoppingCallback",
+        "transformers.trainer_callback.EarlyStoppingCallback",
+    }
 )
 CHECKPOINT_CALLBACKS = frozenset(
-    {"keras.callbacks.ModelCheckpoint", "lightning.pytorch.callbacks.ModelCheckpoint",
-     "lightning.pytorch.callbacks.model_checkpoint.ModelCheckpoint"}
+    {
+        "keras.callbacks.ModelCheckpoint",
+        "lightning.pytorch.callbacks.ModelCheckpoint",
+        "lightning.pytorch.callbacks.model_checkpoint.ModelCheckpoint",
+    }
 )
 MANY_EPOCHS = 20
 LIGHTNING_DEFAULT_MAX_EPOCHS = 1000

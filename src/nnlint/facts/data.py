@@ -13,27 +13,126 @@ from nnlint.facts.values import Resolver, argument, has_star_args, keyword
 
 _MAX_DEPTH = 10
 DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
-ITERABLE_DATASETS = frozenset({"torch.utils.data.IterableDataset", "torch.utils.data.dataset.IterableDataset"})
-_VAL_WORDS = frozenset({"val", "valid", "validation", "validate", "dev", "vl", "valset",
-                        "validset", "valloader", "valdl", "valds", "valdata", "eval"})
+ITERABLE_DATASETS = frozenset(
+    {"torch.utils.data.IterableDataset", "torch.utils.data.dataset.IterableDataset"}
+)
+_VAL_WORDS = frozenset(
+    {
+        "val",
+        "valid",
+        "validation",
+        "validate",
+        "dev",
+        "vl",
+        "valset",
+        "validset",
+        "valloader",
+        "valdl",
+        "valds",
+        "valdata",
+        "eval",
+    }
+)
 # Words that make a name a measurement about a split rather than the split itself.
-_METRIC_WORDS = frozenset({"loss", "losses", "acc", "accuracy", "score", "scores", "metric",
-                           "metrics", "f1", "auc", "err", "error", "mse", "mae", "rmse", "best",
-                           "pred", "preds", "predictions", "logits", "outputs", "size", "len",
-                           "steps", "freq", "every", "interval", "ratio", "frac", "fraction",
-                           "split", "result", "results", "history", "step", "epoch", "epochs",
-                           "batch", "batches", "n", "num", "count", "path", "dir", "file",
-                           "files", "url", "idx", "indices", "index", "ids", "mask", "time"})
-_TFDATA_STEPS = frozenset({"map", "batch", "prefetch", "cache", "repeat", "filter", "take",
-                           "skip", "unbatch", "padded_batch", "with_options", "apply",
-                           "enumerate", "ragged_batch", "rebatch", "interleave", "flat_map"})
-_TFDATA_SOURCES = frozenset({"from_tensor_slices", "from_tensors", "from_generator", "range",
-                             "zip", "TFRecordDataset", "TextLineDataset", "load"})
-_SHUFFLING_SOURCES = frozenset({"keras.utils.image_dataset_from_directory",
-                                "keras.utils.text_dataset_from_directory",
-                                "keras.preprocessing.image_dataset_from_directory",
-                                "keras.preprocessing.text_dataset_from_directory",
-                                "keras.utils.audio_dataset_from_directory"})
+_METRIC_WORDS = frozenset(
+    {
+        "loss",
+        "losses",
+        "acc",
+        "accuracy",
+        "score",
+        "scores",
+        "metric",
+        "metrics",
+        "f1",
+        "auc",
+        "err",
+        "error",
+        "mse",
+        "mae",
+        "rmse",
+        "best",
+        "pred",
+        "preds",
+        "predictions",
+        "logits",
+        "outputs",
+        "size",
+        "len",
+        "steps",
+        "freq",
+        "every",
+        "interval",
+        "ratio",
+        "frac",
+        "fraction",
+        "split",
+        "result",
+        "results",
+        "history",
+        "step",
+        "epoch",
+        "epochs",
+        "batch",
+        "batches",
+        "n",
+        "num",
+        "count",
+        "path",
+        "dir",
+        "file",
+        "files",
+        "url",
+        "idx",
+        "indices",
+        "index",
+        "ids",
+        "mask",
+        "time",
+    }
+)
+_TFDATA_STEPS = frozenset(
+    {
+        "map",
+        "batch",
+        "prefetch",
+        "cache",
+        "repeat",
+        "filter",
+        "take",
+        "skip",
+        "unbatch",
+        "padded_batch",
+        "with_options",
+        "apply",
+        "enumerate",
+        "ragged_batch",
+        "rebatch",
+        "interleave",
+        "flat_map",
+    }
+)
+_TFDATA_SOURCES = frozenset(
+    {
+        "from_tensor_slices",
+        "from_tensors",
+        "from_generator",
+        "range",
+        "zip",
+        "TFRecordDataset",
+        "TextLineDataset",
+        "load",
+    }
+)
+_SHUFFLING_SOURCES = frozenset(
+    {
+        "keras.utils.image_dataset_from_directory",
+        "keras.utils.text_dataset_from_directory",
+        "keras.preprocessing.image_dataset_from_directory",
+        "keras.preprocessing.text_dataset_from_directory",
+        "keras.utils.audio_dataset_from_directory",
+    }
+)
 
 
 def name_role(name: str) -> str | None:
@@ -84,7 +183,9 @@ class DataFacts:
         for origin in self.resolver.origins(expr, scope):
             value = origin.expr
             if value is expr or not isinstance(value, ast.Call):
-                if value is not expr and isinstance(value, ast.Name | ast.Attribute | ast.Subscript):
+                if value is not expr and isinstance(
+                    value, ast.Name | ast.Attribute | ast.Subscript
+                ):
                     role = self._name_role(value)
                     if role:
                         return role
@@ -116,7 +217,10 @@ class DataFacts:
         """True/False when a DataLoader's shuffling is known; None when it cannot be told."""
         if has_star_args(call):
             return None
-        if argument(call, "sampler", 3) is not None or argument(call, "batch_sampler", 4) is not None:
+        if (
+            argument(call, "sampler", 3) is not None
+            or argument(call, "batch_sampler", 4) is not None
+        ):
             return True
         shuffle = argument(call, "shuffle", 2)
         if shuffle is None:
@@ -132,10 +236,15 @@ class DataFacts:
         for origin in self.resolver.origins(dataset, scope):
             if isinstance(origin.expr, ast.Call) and isinstance(origin.expr.func, ast.Name):
                 cls = self.resolver.collected.classes.get(origin.expr.func.id)
-                if cls and any(b in ITERABLE_DATASETS or b.endswith("IterableDataset") for b in cls.bases):
+                if cls and any(
+                    b in ITERABLE_DATASETS or b.endswith("IterableDataset") for b in cls.bases
+                ):
                     return True
-            qualname = self.resolver.call_name(origin.expr, origin.scope) if isinstance(
-                origin.expr, ast.Call) else None
+            qualname = (
+                self.resolver.call_name(origin.expr, origin.scope)
+                if isinstance(origin.expr, ast.Call)
+                else None
+            )
             if qualname and "Iterable" in qualname:
                 return True
         return False
@@ -153,7 +262,10 @@ class DataFacts:
         qualname = self.resolver.call_name(call, scope) or ""
         if qualname in _SHUFFLING_SOURCES:
             return self.resolver.constant(keyword(call, "shuffle"), scope) is not False
-        if qualname.startswith("tensorflow.data.") and qualname.rpartition(".")[2] in _TFDATA_SOURCES:
+        if (
+            qualname.startswith("tensorflow.data.")
+            and qualname.rpartition(".")[2] in _TFDATA_SOURCES
+        ):
             return False
         func = call.func
         if isinstance(func, ast.Attribute) and not qualname:
@@ -180,10 +292,18 @@ class DataFacts:
             sources.add(source)
         return sources.pop() if len(sources) == 1 else None
 
-    def _raw_origin(self, value: ast.expr, scope: Scope, index: int | None, depth: int) -> str | None:
+    def _raw_origin(
+        self, value: ast.expr, scope: Scope, index: int | None, depth: int
+    ) -> str | None:
         if isinstance(value, ast.Subscript):
             return self.raw_source(value.value, scope, depth + 1)
-        if isinstance(value, ast.Attribute) and value.attr in {"values", "data", "T", "iloc", "loc"}:
+        if isinstance(value, ast.Attribute) and value.attr in {
+            "values",
+            "data",
+            "T",
+            "iloc",
+            "loc",
+        }:
             return self.raw_source(value.value, scope, depth + 1)
         if not isinstance(value, ast.Call):
             return None
@@ -202,7 +322,11 @@ class DataFacts:
                 return None
             return self.raw_source(value.args[position], scope, depth + 1)
         func = value.func
-        if isinstance(func, ast.Attribute) and not qualname and func.attr in tables.RAW_PRESERVING_METHODS:
+        if (
+            isinstance(func, ast.Attribute)
+            and not qualname
+            and func.attr in tables.RAW_PRESERVING_METHODS
+        ):
             return self.raw_source(func.value, scope, depth + 1)
         return None
 
@@ -216,8 +340,11 @@ class DataFacts:
             if isinstance(origin.expr, ast.Call):
                 qualname = self.resolver.call_name(origin.expr, origin.scope)
                 if qualname in tables.FITTED_PREPROCESSORS:
-                    return argument(site.node, "X", 0) or argument(site.node, "texts", 0) or argument(
-                        site.node, "data", 0)
+                    return (
+                        argument(site.node, "X", 0)
+                        or argument(site.node, "texts", 0)
+                        or argument(site.node, "data", 0)
+                    )
         return None
 
 

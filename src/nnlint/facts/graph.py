@@ -96,7 +96,9 @@ class Network:
         return any(n.kind == kind for n in self.nodes)
 
 
-def _feeds(start: GNode, kinds: set[str] | frozenset[str], through: set[str] | frozenset[str]) -> bool:
+def _feeds(
+    start: GNode, kinds: set[str] | frozenset[str], through: set[str] | frozenset[str]
+) -> bool:
     seen: set[int] = set()
     stack = list(start.consumers)
     while stack:
@@ -173,8 +175,10 @@ class GraphBuilder:
             current = inputs
             for child in spec.children:
                 current = [self.from_spec(child, current)]
-            return current[0] if current and current is not inputs else self.add(
-                "pass", spec.node, inputs
+            return (
+                current[0]
+                if current and current is not inputs
+                else self.add("pass", spec.node, inputs)
             )
         act = spec.act if spec.act not in {"linear"} else None
         return self.add(spec.kind, at or spec.node, inputs, act=act, units=spec.units, ref=spec.ref)
@@ -219,7 +223,9 @@ class GraphBuilder:
         for origin in origins:
             if origin.expr is expr:
                 continue
-            if isinstance(origin.expr, ast.Call) and self._is_model_input(origin.expr, origin.scope):
+            if isinstance(origin.expr, ast.Call) and self._is_model_input(
+                origin.expr, origin.scope
+            ):
                 nodes.append(self.input(origin.expr))
             else:
                 nodes.extend(self.value(origin.expr, origin.scope, depth + 1))
@@ -243,8 +249,11 @@ class GraphBuilder:
             return [self.add("gate", call, self._all_args(call, scope, depth))]
         if qualname in tables.SHAPE_FUNCTIONS:
             return [self.add("pass", call, self._all_args(call, scope, depth))]
-        if qualname in {"torch.nn.functional.linear", "torch.nn.functional.conv2d",
-                        "torch.nn.functional.conv1d"}:
+        if qualname in {
+            "torch.nn.functional.linear",
+            "torch.nn.functional.conv2d",
+            "torch.nn.functional.conv1d",
+        }:
             return [self.add("weight", call, inputs)]
         if isinstance(func, ast.Attribute) and not qualname:
             receiver = self.value(func.value, scope, depth + 1)
@@ -327,7 +336,11 @@ def _self_attribute(expr: ast.expr) -> str | None:
     """`self.fc` or `self.layers[0]` -> the attribute name."""
     if isinstance(expr, ast.Subscript):
         expr = expr.value
-    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+    if (
+        isinstance(expr, ast.Attribute)
+        and isinstance(expr.value, ast.Name)
+        and expr.value.id == "self"
+    ):
         return expr.attr
     return None
 

@@ -10,7 +10,11 @@ from nnlint.facts.scope import Scope
 from nnlint.facts.values import Resolver, argument, keyword
 
 TORCH_MODULE_BASES = frozenset(
-    {"torch.nn.Module", "lightning.pytorch.LightningModule", "lightning.pytorch.core.LightningModule"}
+    {
+        "torch.nn.Module",
+        "lightning.pytorch.LightningModule",
+        "lightning.pytorch.core.LightningModule",
+    }
 )
 KERAS_MODEL_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layers.Layer"})
 SEQUENTIAL = frozenset({"torch.nn.Sequential", "keras.Sequential", "keras.models.Sequential"})
@@ -112,7 +116,9 @@ class LayerClassifier:
             act = self.keras_activation(act_expr, scope) if act_expr is not None else None
             return LayerSpec("act", call, act=act, framework="keras")
         if name in tables.KERAS_ACTIVATION_LAYERS:
-            return LayerSpec("act", call, act=tables.KERAS_ACTIVATION_LAYERS[name], framework="keras")
+            return LayerSpec(
+                "act", call, act=tables.KERAS_ACTIVATION_LAYERS[name], framework="keras"
+            )
         return LayerSpec(_kind_by_name(name), call, framework="keras")
 
     def keras_activation(self, expr: ast.expr | None, scope: Scope) -> str | None:

@@ -52,8 +52,14 @@ class ModuleFacts:
         return bool(origins) and all(
             isinstance(o.expr, ast.Call)
             and (self.resolver.call_name(o.expr, o.scope) or "").startswith(
-                ("keras.models.", "keras.applications.", "keras.saving.", "keras.Sequential",
-                 "keras.Model", "keras_tuner.")
+                (
+                    "keras.models.",
+                    "keras.applications.",
+                    "keras.saving.",
+                    "keras.Sequential",
+                    "keras.Model",
+                    "keras_tuner.",
+                )
             )
             for o in origins
         )
@@ -67,8 +73,10 @@ class ModuleFacts:
                 if not isinstance(candidate, ast.For):
                     continue
                 iterator = candidate.iter
-                while isinstance(iterator, ast.Call) and iterator.args and (
-                    self.resolver.call_name(iterator, loop.scope) not in DATALOADERS
+                while (
+                    isinstance(iterator, ast.Call)
+                    and iterator.args
+                    and (self.resolver.call_name(iterator, loop.scope) not in DATALOADERS)
                 ):
                     iterator = iterator.args[0]
                 for origin in self.resolver.origins(iterator, loop.scope):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from nnlint.facts.graph import GraphBuilder, Network, contains_kind, network_refs
 from nnlint import tables
+from nnlint.facts.graph import GraphBuilder, Network, contains_kind, network_refs
 from nnlint.facts.layers import (
     KERAS_FUNCTIONAL,
     KERAS_MODEL_BASES,
@@ -72,7 +72,9 @@ class NetworkFinder:
         nested = self._nested_calls()
         for site in self.collected.calls:
             if site.qualname in SEQUENTIAL and id(site.node) not in nested:
-                self.by_key[call_key(self.module, site.node)] = self._sequential(site.node, site.scope)
+                self.by_key[call_key(self.module, site.node)] = self._sequential(
+                    site.node, site.scope
+                )
             elif site.qualname in KERAS_FUNCTIONAL:
                 network = self._functional(site.node, site.scope)
                 if network is not None:
@@ -109,18 +111,36 @@ class NetworkFinder:
             ref = self.classifier.network_ref(site.node, site.scope)
             if ref is not None:
                 refs.add(ref)
-        return Network(f"{self.module}.{cls.name}", cls.node, framework, builder.nodes, outputs,
-                       recurrent, refs, frozenset(cls.methods))
+        return Network(
+            f"{self.module}.{cls.name}",
+            cls.node,
+            framework,
+            builder.nodes,
+            outputs,
+            recurrent,
+            refs,
+            frozenset(cls.methods),
+        )
 
     def _sequential(self, call: ast.Call, scope: Scope) -> Network:
         builder = GraphBuilder(self.resolver, self.classifier)
         spec = self.classifier.classify_call(call, scope)
         output = builder.from_spec(spec, [builder.input(call)])
-        framework = "keras" if not (self.resolver.call_name(call, scope) or "").startswith(
-            "torch") else "torch"
+        framework = (
+            "keras"
+            if not (self.resolver.call_name(call, scope) or "").startswith("torch")
+            else "torch"
+        )
         recurrent = contains_kind([spec], set(_SEQUENCE_MODELS)) or _sequence_like(builder)
-        return Network(call_key(self.module, call), call, framework, builder.nodes, [output],
-                       recurrent, network_refs([spec]))
+        return Network(
+            call_key(self.module, call),
+            call,
+            framework,
+            builder.nodes,
+            [output],
+            recurrent,
+            network_refs([spec]),
+        )
 
     def _functional(self, call: ast.Call, scope: Scope) -> Network | None:
         outputs_expr = argument(call, "outputs", 1)
@@ -129,8 +149,9 @@ class NetworkFinder:
         builder = GraphBuilder(self.resolver, self.classifier)
         outputs = builder.value(outputs_expr, scope)
         recurrent = _sequence_like(builder)
-        return Network(call_key(self.module, call), call, "keras", builder.nodes, outputs,
-                       recurrent)
+        return Network(
+            call_key(self.module, call), call, "keras", builder.nodes, outputs, recurrent
+        )
 
 
 def _sequence_like(builder: GraphBuilder) -> bool:
@@ -138,9 +159,14 @@ def _sequence_like(builder: GraphBuilder) -> bool:
     for gnode in builder.nodes:
         if gnode.kind in _SEQUENCE_MODELS:
             return True
-        if gnode.kind == "act" and gnode.act == "softmax" and any(
-            c.kind == "gate" or (c.kind == "pass" and any(cc.kind == "gate" for cc in c.consumers))
-            for c in gnode.consumers
+        if (
+            gnode.kind == "act"
+            and gnode.act == "softmax"
+            and any(
+                c.kind == "gate"
+                or (c.kind == "pass" and any(cc.kind == "gate" for cc in c.consumers))
+                for c in gnode.consumers
+            )
         ):
             return True
     return False
@@ -155,9 +181,11 @@ def model_key(
     expr: ast.expr, scope: Scope, resolver: Resolver, classifier: LayerClassifier, module: str
 ) -> str | None:
     """The key of the network an expression (a model object or `self`) refers to."""
-    if isinstance(expr, ast.Name) and expr.id == "self" or (
-        isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name)
-        and expr.value.id == "self" and expr.attr == "forward"
+    if (isinstance(expr, ast.Name) and expr.id == "self") or (
+        isinstance(expr, ast.Attribute)
+        and isinstance(expr.value, ast.Name)
+        and expr.value.id == "self"
+        and expr.attr == "forward"
     ):
         cls = resolver.enclosing_class(scope)
         return f"{module}.{cls.name}" if cls is not None else None

@@ -143,8 +143,10 @@ class Collector(ast.NodeVisitor):
         assert outer_scope is not None
         outer_scope.bind(node.name, Binding((node.lineno, 0), None, "def"))
         cls = self._class
-        in_test = outer_scope.in_test or node.name.startswith("test") or (
-            cls is not None and _is_test_class(cls.name)
+        in_test = (
+            outer_scope.in_test
+            or node.name.startswith("test")
+            or (cls is not None and _is_test_class(cls.name))
         )
         scope = Scope(node, node.name, outer_scope, cls.name if cls else None, in_test)
         args = node.args
@@ -156,7 +158,9 @@ class Collector(ast.NodeVisitor):
             if extra:
                 scope.bind(extra.arg, Binding((node.lineno, 0), None, "param"))
         defaults = args.defaults
-        for arg, default in zip(positional[len(positional) - len(defaults) :], defaults):
+        for arg, default in zip(
+            positional[len(positional) - len(defaults) :], defaults, strict=True
+        ):
             self.visit(default)
             scope.bind(arg, Binding((node.lineno, 0), default, "default"))
         self.scopes.append(scope)
@@ -227,9 +231,7 @@ class Collector(ast.NodeVisitor):
         self.visit(node.value)
         if isinstance(node.target, ast.Name):
             assert self._scope is not None
-            self._scope.bind(
-                node.target.id, Binding((node.end_lineno or 0, 0), node.value, "aug")
-            )
+            self._scope.bind(node.target.id, Binding((node.end_lineno or 0, 0), node.value, "aug"))
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
         self.visit(node.value)

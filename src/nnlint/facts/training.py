@@ -13,8 +13,9 @@ from nnlint.facts.values import Resolver, argument, has_star_args, keyword
 
 LIGHTNING_TRAINER = "lightning.pytorch.Trainer"
 HF_TRAINERS = frozenset({"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTrainer"})
-HF_ARGS = frozenset({"transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments",
-                     "trl.SFTConfig"})
+HF_ARGS = frozenset(
+    {"transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments", "trl.SFTConfig"}
+)
 _EARLY_WORDS = frozenset({"early", "stopper", "stopping", "patience"})
 
 
@@ -77,8 +78,12 @@ def callbacks_of(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> Cal
     if isinstance(expr, ast.Name):
         for site in list_scope.calls:
             func = site.node.func
-            if (isinstance(func, ast.Attribute) and func.attr in {"append", "extend"}
-                    and isinstance(func.value, ast.Name) and func.value.id == expr.id):
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in {"append", "extend"}
+                and isinstance(func.value, ast.Name)
+                and func.value.id == expr.id
+            ):
                 elements.extend(site.node.args)
     early = best = False
     for element in elements:
@@ -92,7 +97,11 @@ def callbacks_of(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> Cal
         elif qualname in tables.CHECKPOINT_CALLBACKS:
             best_only = resolver.constant(keyword(call, "save_best_only"), owner)
             monitor = keyword(call, "monitor")
-            best = best or best_only is True or (qualname.startswith("lightning") and monitor is not None)
+            best = (
+                best
+                or best_only is True
+                or (qualname.startswith("lightning") and monitor is not None)
+            )
         elif not qualname:
             return Callbacks(False)
     return Callbacks(True, early, best)
@@ -103,13 +112,17 @@ def epoch_count(loop: Loop, scope: Scope, resolver: Resolver) -> int | None:
     if not isinstance(loop, ast.For | ast.AsyncFor):
         return None
     iterator = loop.iter
-    while isinstance(iterator, ast.Call) and iterator.args and (
-        resolver.call_name(iterator, scope) or ""
-    ).rpartition(".")[2] in {"tqdm", "enumerate"}:
+    while (
+        isinstance(iterator, ast.Call)
+        and iterator.args
+        and (resolver.call_name(iterator, scope) or "").rpartition(".")[2] in {"tqdm", "enumerate"}
+    ):
         iterator = iterator.args[0]
     if not isinstance(iterator, ast.Call):
         return None
-    name = (resolver.call_name(iterator, scope) or getattr(iterator.func, "id", "")).rpartition(".")[2]
+    name = (resolver.call_name(iterator, scope) or getattr(iterator.func, "id", "")).rpartition(
+        "."
+    )[2]
     if name not in {"range", "trange"} or not iterator.args:
         return None
     values = [_int_value(a, scope, resolver) for a in iterator.args[:2]]
@@ -122,7 +135,10 @@ def epoch_count(loop: Loop, scope: Scope, resolver: Resolver) -> int | None:
 
 def _int_value(expr: ast.expr, scope: Scope, resolver: Resolver) -> int | None:
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Sub):
-        left, right = _int_value(expr.left, scope, resolver), _int_value(expr.right, scope, resolver)
+        left, right = (
+            _int_value(expr.left, scope, resolver),
+            _int_value(expr.right, scope, resolver),
+        )
         if left is None or right is None:
             return None
         return left + right if isinstance(expr.op, ast.Add) else left - right
@@ -147,7 +163,9 @@ class TrainingFacts:
         while changed:
             changed = False
             for name, scope in functions.items():
-                if name not in trains and any(self.is_training_call(s, trains) for s in scope.calls):
+                if name not in trains and any(
+                    self.is_training_call(s, trains) for s in scope.calls
+                ):
                     trains.add(name)
                     changed = True
         return trains
@@ -179,7 +197,11 @@ class TrainingFacts:
         facts = EpochLoop(loop, scope, epoch_count(loop, scope, self.resolver))
         for node in ast.walk(loop):
             if isinstance(node, ast.Name | ast.Attribute):
-                role = self.data.role(node, scope) if isinstance(node, ast.Name) else name_role(node.attr)
+                role = (
+                    self.data.role(node, scope)
+                    if isinstance(node, ast.Name)
+                    else name_role(node.attr)
+                )
                 if role:
                     facts.roles_used.add(role)
             elif isinstance(node, ast.Call):
@@ -187,9 +209,14 @@ class TrainingFacts:
         facts.selects_model = self._selects(loop.body) or bool(facts.selection_names)
         for stmt in _statements(loop.body):
             if isinstance(stmt, ast.If):
-                facts.selection_names |= {n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)}
-        inside = [s for s in scope.calls if loop in s.loops and not self.is_training_call(
-            s, self.training_functions)]
+                facts.selection_names |= {
+                    n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)
+                }
+        inside = [
+            s
+            for s in scope.calls
+            if loop in s.loops and not self.is_training_call(s, self.training_functions)
+        ]
         for site in inside:
             if any(self.data.role(a, scope) == "test" for a in _data_args(site.node)):
                 facts.test_evaluations.append(site)
@@ -203,7 +230,7 @@ class TrainingFacts:
         words = set(name_tokens(name))
         if isinstance(receiver, ast.Name):
             words |= set(name_tokens(receiver.id))
-        if name == "step" and call.args or words & _EARLY_WORDS:
+        if (name == "step" and call.args) or words & _EARLY_WORDS:
             return {n.id for a in call.args for n in ast.walk(a) if isinstance(n, ast.Name)}
         return set()
 
@@ -222,7 +249,7 @@ class TrainingFacts:
         return False
 
     # -- Keras --------------------------------------------------------------------------
-    def keras_fits(self, is_keras_model) -> list[KerasFit]:  # noqa: ANN001
+    def keras_fits(self, is_keras_model) -> list[KerasFit]:
         fits = []
         for site in self.resolver.collected.training_calls:
             func = site.node.func
@@ -238,11 +265,18 @@ class TrainingFacts:
                 has_validation = None
             epochs_expr = keyword(call, "epochs")
             epochs = 1 if epochs_expr is None else _int_value(epochs_expr, scope, self.resolver)
-            fits.append(KerasFit(
-                site, func.value, argument(call, "x", 0), validation_data, has_validation, epochs,
-                callbacks_of(keyword(call, "callbacks"), scope, self.resolver),
-                self.resolver.constant(keyword(call, "shuffle"), scope),
-            ))
+            fits.append(
+                KerasFit(
+                    site,
+                    func.value,
+                    argument(call, "x", 0),
+                    validation_data,
+                    has_validation,
+                    epochs,
+                    callbacks_of(keyword(call, "callbacks"), scope, self.resolver),
+                    self.resolver.constant(keyword(call, "shuffle"), scope),
+                )
+            )
         return fits
 
     # -- Lightning ----------------------------------------------------------------------
@@ -252,18 +286,25 @@ class TrainingFacts:
             func = site.node.func
             if not (isinstance(func, ast.Attribute) and func.attr == "fit"):
                 continue
-            trainers = [o.expr for o in self.resolver.origins(func.value, site.scope)
-                        if isinstance(o.expr, ast.Call)
-                        and self.resolver.call_name(o.expr, o.scope) == LIGHTNING_TRAINER]
+            trainers = [
+                o.expr
+                for o in self.resolver.origins(func.value, site.scope)
+                if isinstance(o.expr, ast.Call)
+                and self.resolver.call_name(o.expr, o.scope) == LIGHTNING_TRAINER
+            ]
             if not trainers:
                 continue
             call = site.node
             train = argument(call, "train_dataloaders", 1) or keyword(call, "train_dataloader")
-            datamodule = keyword(call, "datamodule") or (call.args[3] if len(call.args) > 3 else None)
+            datamodule = keyword(call, "datamodule") or (
+                call.args[3] if len(call.args) > 3 else None
+            )
             if train is not None and self._is_datamodule(train, site.scope):
                 datamodule, train = train, None
             val = argument(call, "val_dataloaders", 2) or keyword(call, "val_dataloader")
-            fits.append(LightningFit(site, trainers[0], argument(call, "model", 0), val, datamodule))
+            fits.append(
+                LightningFit(site, trainers[0], argument(call, "model", 0), val, datamodule)
+            )
         return fits
 
     def _is_datamodule(self, expr: ast.expr, scope: Scope) -> bool:
@@ -276,7 +317,7 @@ class TrainingFacts:
                     return True
         return False
 
-    def class_of(self, call: ast.Call):  # noqa: ANN201
+    def class_of(self, call: ast.Call):
         """The local class a call instantiates, if any."""
         if isinstance(call.func, ast.Name):
             return self.resolver.collected.classes.get(call.func.id)
@@ -291,14 +332,15 @@ class TrainingFacts:
         if args is None:
             return None
         for origin in self.resolver.origins(args, scope):
-            if isinstance(origin.expr, ast.Call) and self.resolver.call_name(
-                origin.expr, origin.scope
-            ) in HF_ARGS:
+            if (
+                isinstance(origin.expr, ast.Call)
+                and self.resolver.call_name(origin.expr, origin.scope) in HF_ARGS
+            ):
                 return origin.expr, origin.scope
         return None
 
 
-def _statements(body: list[ast.stmt]):  # noqa: ANN202
+def _statements(body: list[ast.stmt]):
     """Statements of a loop body, descending into if/with/try but not into nested loops."""
     for stmt in body:
         yield stmt

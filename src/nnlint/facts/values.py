@@ -111,9 +111,7 @@ class Resolver:
             yield from self._name_origins(expr, scope, index, depth)
             return
         if index is not None and isinstance(expr, ast.Tuple | ast.List):
-            if index < len(expr.elts) and not any(
-                isinstance(e, ast.Starred) for e in expr.elts
-            ):
+            if index < len(expr.elts) and not any(isinstance(e, ast.Starred) for e in expr.elts):
                 yield from self._origins(expr.elts[index], scope, None, depth + 1)
             return
         if isinstance(expr, ast.Attribute) and _is_self(expr.value):
