@@ -18,4 +18,8 @@ class Finding:
     message: str
     severity: str = "warning"
     help: str = ""
-    end_line: int | None = None
+
+    @property
+    def text(self) -> str:
+        """What is wrong and what to do instead, in one sentence."""
+        return f"{self.message}; {self.help}" if self.help else self.message

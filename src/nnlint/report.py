@@ -11,9 +11,7 @@ from nnlint.rules import rule_by_code
 
 def concise(report: Report) -> str:
     """`path:line:col: CODE message`, one line per finding (columns 1-based)."""
-    return "".join(
-        f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.message}\n" for f in report.findings
-    )
+    return "".join(f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.text}\n" for f in report.findings)
 
 
 def full(report: Report) -> str:
@@ -43,7 +41,7 @@ def as_json(report: Report) -> str:
             "code": f.code,
             "name": rule.name if (rule := rule_by_code(f.code)) else None,
             "severity": f.severity,
-            "message": f.message,
+            "message": f.text,
             "help": f.help or None,
             "filename": f.path,
             "location": {"row": f.line, "column": f.col + 1},
