@@ -83,7 +83,8 @@ def output_activation_loss_mismatch(project: Project) -> Iterator[Hit]:
     Pairs each loss with the model whose output it receives (across files) and checks the
     output activation against what the loss expects: softmax/log_softmax before
     `CrossEntropyLoss`, sigmoid before `BCEWithLogitsLoss`, `NLLLoss` without log_softmax,
-    `BCELoss` on raw logits, a softmax over several units with binary cross-entropy, a sigmoid
+    `BCELoss` on raw logits, ReLU on the logits, a softmax over several units with binary
+    cross-entropy, a sigmoid
     over many classes with categorical cross-entropy, `Dense(1, activation="softmax")`, and
     Keras `from_logits` that contradicts the output layer.
 
@@ -121,7 +122,7 @@ def output_activation_loss_mismatch(project: Project) -> Iterator[Hit]:
         for network in module.networks.values():
             yield from _single_unit_softmax(module.path, network)
     for pairing in project.pairings():
-        yield from _mismatch(pairing)
+        yield from _mismatch(project, pairing)
 
 
 def _single_unit_softmax(path: str, network: Network) -> Iterator[Hit]:
@@ -136,16 +137,24 @@ def _single_unit_softmax(path: str, network: Network) -> Iterator[Hit]:
         )
 
 
-def _mismatch(pairing: Pairing) -> Iterator[Hit]:
+def _mismatch(project: Project, pairing: Pairing) -> Iterator[Hit]:
     loss = pairing.loss
-    output = pairing.network.output()
-    act, node, path = output.act, output.node, pairing.network_module.path
+    output, output_module = project.output_of(pairing.network, pairing.network_module)
+    act, node, path = output.act, output.node, output_module.path
     if loss.post_act is not None:
         act, node, path = loss.post_act, loss.post_node, pairing.loss_module.path
     if act is None or node is None:
         return
     at_loss = (pairing.loss_module.path, loss.node)
     units = output.units
+    if act == "relu" and loss.kind != "regression":
+        yield Hit(
+            path,
+            node,
+            "ReLU-family activation on the output layer clips the logits at zero",
+            "remove the output activation and return raw logits to the classification loss",
+        )
+        return
     if loss.framework == "torch":
         yield from _torch_mismatch(loss.kind, act, units, (path, node), at_loss)
     else:

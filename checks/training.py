@@ -82,7 +82,8 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
         yield from _hf_no_early_stopping(module)
         for loop in module.epoch_loops:
             if (
-                (loop.epochs or 0) >= tables.MANY_EPOCHS
+                not loop.adversarial
+                and (loop.epochs or 0) >= tables.MANY_EPOCHS
                 and loop.roles_used & {"val", "test"}
                 and not loop.selects_model
             ):
@@ -243,7 +244,11 @@ def no_validation_data(project: Project) -> Iterator[Hit]:
 
 
 def _torch_without_validation(module: ModuleFacts) -> Iterator[Hit]:
-    loops = [loop for loop in module.epoch_loops if loop.scope.class_name is None]
+    loops = [
+        loop
+        for loop in module.epoch_loops
+        if loop.scope.class_name is None and not loop.adversarial
+    ]
     if not loops or not module.training_loaders:
         return
     for scope in module.collected.scopes:

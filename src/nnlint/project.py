@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnlint.facts import ModuleFacts
-from nnlint.facts.graph import Network
+from nnlint.facts.graph import Network, Output
 from nnlint.facts.losses import LossUse
 from nnlint.source import SourceFile
 
@@ -70,6 +70,17 @@ class Project:
             if found is not None and self.is_sequence_model(*found, depth + 1):
                 return True
         return False
+
+    def output_of(
+        self, network: Network, module: ModuleFacts, depth: int = 0
+    ) -> tuple[Output, ModuleFacts]:
+        """A network's output and the module it is in, following a sub-network that produces
+        it (`return self.backbone(x)`)."""
+        output = network.output()
+        if output.ref is None or depth > 8:
+            return output, module
+        found = self.network(output.ref, module)
+        return self.output_of(*found, depth + 1) if found else (output, module)
 
     def pairings(self) -> Iterator[Pairing]:
         """Every loss use whose model resolves to a known network."""

@@ -135,6 +135,13 @@ _SHUFFLING_SOURCES = frozenset(
 )
 
 
+def _is_split_loader(qualname: str | None) -> bool:
+    """`keras.datasets.mnist.load_data()` returns ((x_train, y_train), (x_test, y_test))."""
+    return (
+        bool(qualname) and qualname.startswith("keras.datasets.") and qualname.endswith("load_data")
+    )
+
+
 def name_role(name: str) -> str | None:
     """'train', 'val' or 'test' when an identifier names a split of data."""
     tokens = name_tokens(name)
@@ -193,6 +200,8 @@ class DataFacts:
             role = self._call_role(value, origin.scope, depth)
             if role:
                 return role
+            if origin.index == 1 and _is_split_loader(self.resolver.call_name(value, origin.scope)):
+                return "test"
         return None
 
     def _call_role(self, call: ast.Call, scope: Scope, depth: int) -> str | None:

@@ -100,8 +100,11 @@ class NetworkFinder:
         outputs = []
         if method is not None:
             for ret in method.returns:
-                first = ret.elts[0] if isinstance(ret, ast.Tuple) and ret.elts else ret
-                outputs.extend(builder.value(first, method))
+                if isinstance(ret, ast.Tuple):
+                    builder.value(ret, method)  # hidden layers of every returned tensor
+                    outputs.append(builder.add("unknown", ret, []))
+                else:
+                    outputs.extend(builder.value(ret, method))
         recurrent = _sequence_like(builder)
         refs: set[str] = {n.ref for n in builder.nodes if n.ref}
         for site in self._class_calls.get(cls.name, []):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from nnlint import tables
 from nnlint.facts.data import DataFacts, name_role
-from nnlint.facts.names import name_tokens
+from nnlint.facts.names import dotted, name_tokens
 from nnlint.facts.scope import CallSite, Loop, Scope
 from nnlint.facts.values import Resolver, argument, has_star_args, keyword
 
@@ -64,6 +64,12 @@ class EpochLoop:
     selects_model: bool = False
     test_evaluations: list[CallSite] = field(default_factory=list)
     selection_names: set[str] = field(default_factory=set)
+    optimizers: set[str] = field(default_factory=set)
+
+    @property
+    def adversarial(self) -> bool:
+        """Two or more optimizers stepped in turn (a GAN): no single validation objective."""
+        return len(self.optimizers) > 1
 
 
 def callbacks_of(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> Callbacks:
@@ -206,6 +212,7 @@ class TrainingFacts:
                     facts.roles_used.add(role)
             elif isinstance(node, ast.Call):
                 facts.selection_names |= self._selection_call(node)
+                facts.optimizers |= _optimizer_stepped(node)
         facts.selects_model = self._selects(loop.body) or bool(facts.selection_names)
         for stmt in _statements(loop.body):
             if isinstance(stmt, ast.If):
@@ -263,7 +270,7 @@ class TrainingFacts:
             has_validation: bool | None = validation_data is not None or bool(split)
             if not has_validation and (has_star_args(call) or keyword(call, "validation_split")):
                 has_validation = None
-            epochs_expr = keyword(call, "epochs")
+            epochs_expr = keyword(call, "epochs") or keyword(call, "nb_epoch")
             epochs = 1 if epochs_expr is None else _int_value(epochs_expr, scope, self.resolver)
             fits.append(
                 KerasFit(
@@ -353,6 +360,19 @@ def _statements(body: list[ast.stmt]):
             yield from _statements(stmt.body)
             for handler in stmt.handlers:
                 yield from _statements(handler.body)
+
+
+def _optimizer_stepped(call: ast.Call) -> set[str]:
+    """`{"opt_g"}` for `opt_g.step()`; schedulers' `step` is not an optimizer step."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "step" and not call.args):
+        return set()
+    name = dotted(func.value) or ""
+    tokens = name_tokens(name.replace(".", "_"))
+    is_optimizer = any(t.startswith("opt") for t in tokens) and not any(
+        t.startswith("sched") for t in tokens
+    )
+    return {name} if is_optimizer else set()
 
 
 def _saves(node: ast.AST) -> bool:

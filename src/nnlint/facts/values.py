@@ -43,8 +43,11 @@ class Resolver:
         self.imports = collected.imports
         self._callers: dict[str, list[CallSite]] = {}
         for site in collected.calls:
-            if isinstance(site.node.func, ast.Name) and site.node.func.id in collected.functions:
-                self._callers.setdefault(site.node.func.id, []).append(site)
+            func = site.node.func
+            if isinstance(func, ast.Name) and (
+                func.id in collected.functions or func.id in collected.classes
+            ):
+                self._callers.setdefault(func.id, []).append(site)
         self.argparse_defaults = self._argparse_defaults()
         self._memo: dict[tuple[int, int, int | None], list[Origin]] = {}
 
@@ -179,11 +182,17 @@ class Resolver:
     def _param_origins(
         self, name: str, scope: Scope, index: int | None, depth: int
     ) -> Iterator[Origin]:
-        """Follow a function parameter to the arguments its callers in this module pass."""
-        if scope.class_name is not None or not isinstance(scope.node, ast.FunctionDef):
+        """Follow a parameter to the arguments its callers in this module pass: callers of a
+        module function, or instantiations `Cls(...)` for the parameters of `Cls.__init__`."""
+        if not isinstance(scope.node, ast.FunctionDef):
             return
         position = scope.params.index(name) if name in scope.params else -1
-        for site in self._callers.get(scope.node.name, []):
+        callee = scope.node.name
+        if scope.class_name is not None:
+            if callee != "__init__":
+                return
+            callee, position = scope.class_name, position - 1
+        for site in self._callers.get(callee, []):
             arg = argument(site.node, name, position)
             if arg is not None:
                 yield from self._origins(arg, site.scope, index, depth + 1)
