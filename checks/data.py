@@ -62,15 +62,14 @@ def unnormalised_input(project: Project) -> Iterator[Hit]:
     - LeCun et al., "Efficient BackProp" (1998), section 4.3
     - https://scikit-learn.org/stable/modules/preprocessing.html
     """
-    for module in project.modules:
-        for fit in module.keras_fits:
-            if fit.x is None or _method(fit.site) != "fit":
-                continue
-            key = module.model_key(fit.model, fit.site.scope)
-            found = project.network(key, module) if key else None
-            if found is None or found[0].normalises_input():
-                continue
+    for module, fit in project.keras_fits():
+        if fit.x is None or _method(fit.site) != "fit":
+            continue
+        key = module.model_key(fit.model, fit.site.scope)
+        found = project.network(key, module) if key else None
+        if found is not None and not found[0].normalises_input():
             yield from _raw_hit(module, fit.site, fit.x)
+    for module in project.modules:
         if any(n.framework == "torch" and n.normalises_input() for n in module.networks.values()):
             continue
         for site in module.collected.training_calls:
@@ -155,23 +154,23 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
                     "training DataLoader does not shuffle",
                     "pass shuffle=True (or a sampler) to the training DataLoader",
                 )
-        for fit in module.keras_fits:
-            if _method(fit.site) != "fit":
-                continue
-            if fit.shuffle is False:
-                yield Hit(
-                    module.path,
-                    fit.site.node,
-                    "fit(..., shuffle=False) trains on the data in a fixed order",
-                    "drop shuffle=False (Keras shuffles arrays by default)",
-                )
-            elif fit.x is not None and module.data.tfdata_shuffled(fit.x, fit.site.scope) is False:
-                yield Hit(
-                    module.path,
-                    fit.site.node,
-                    "the tf.data training pipeline is never shuffled",
-                    "add .shuffle(buffer_size) before .batch() in the training pipeline",
-                )
+    for module, fit in project.keras_fits():
+        if _method(fit.site) != "fit":
+            continue
+        if fit.shuffle is False:
+            yield Hit(
+                module.path,
+                fit.site.node,
+                "fit(..., shuffle=False) trains on the data in a fixed order",
+                "drop shuffle=False (Keras shuffles arrays by default)",
+            )
+        elif fit.x is not None and module.data.tfdata_shuffled(fit.x, fit.site.scope) is False:
+            yield Hit(
+                module.path,
+                fit.site.node,
+                "the tf.data training pipeline is never shuffled",
+                "add .shuffle(buffer_size) before .batch() in the training pipeline",
+            )
 
 
 def _loader_role(module: ModuleFacts, site: CallSite, trained_on: set[int]) -> str | None:
@@ -236,6 +235,14 @@ def test_set_in_tuning(project: Project) -> Iterator[Hit]:
     ## References
     - https://scikit-learn.org/stable/common_pitfalls.html#data-leakage
     """
+    for module, fit in project.keras_fits():
+        if _is_test(module, fit.validation_data, fit.site):
+            yield Hit(
+                module.path,
+                fit.site.node,
+                "test data passed as validation_data",
+                "hold out a validation split from the training data",
+            )
     for module in project.modules:
         yield from _fitted_on_test(module)
         yield from _fitted_before_split(module)
@@ -308,14 +315,6 @@ def _uses(call: ast.Call, names: set[str]) -> bool:
 
 
 def _test_as_validation(module: ModuleFacts) -> Iterator[Hit]:
-    for fit in module.keras_fits:
-        if _is_test(module, fit.validation_data, fit.site):
-            yield Hit(
-                module.path,
-                fit.site.node,
-                "test data passed as validation_data",
-                "hold out a validation split from the training data",
-            )
     for fit in module.lightning_fits:
         if _is_test(module, fit.val, fit.site):
             yield Hit(

@@ -62,21 +62,21 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
     - Prechelt, "Early Stopping — But When?" (1998)
     - https://keras.io/api/callbacks/early_stopping/
     """
+    for module, fit in project.keras_fits():
+        if (
+            _is_fit(fit.site.node)
+            and fit.has_validation
+            and (fit.epochs or 0) >= tables.MANY_EPOCHS
+            and fit.callbacks.known
+            and not (fit.callbacks.early_stopping or fit.callbacks.keeps_best)
+        ):
+            yield Hit(
+                module.path,
+                fit.site.node,
+                f"{fit.epochs} epochs with validation data but no early stopping",
+                _EARLY_HELP,
+            )
     for module in project.modules:
-        for fit in module.keras_fits:
-            if (
-                _is_fit(fit.site.node)
-                and fit.has_validation
-                and (fit.epochs or 0) >= tables.MANY_EPOCHS
-                and fit.callbacks.known
-                and not (fit.callbacks.early_stopping or fit.callbacks.keeps_best)
-            ):
-                yield Hit(
-                    module.path,
-                    fit.site.node,
-                    f"{fit.epochs} epochs with validation data but no early stopping",
-                    _EARLY_HELP,
-                )
         for fit in module.lightning_fits:
             yield from _lightning_no_early_stopping(project, module, fit)
         yield from _hf_no_early_stopping(module)
@@ -223,15 +223,15 @@ def no_validation_data(project: Project) -> Iterator[Hit]:
     ## References
     - https://developers.google.com/machine-learning/crash-course/overfitting/dividing-datasets
     """
+    for module, fit in project.keras_fits():
+        if _is_fit(fit.site.node) and fit.has_validation is False:
+            yield Hit(
+                module.path,
+                fit.site.node,
+                "fit() has no validation data",
+                "pass validation_data=(x_val, y_val) or validation_split=0.1",
+            )
     for module in project.modules:
-        for fit in module.keras_fits:
-            if _is_fit(fit.site.node) and fit.has_validation is False:
-                yield Hit(
-                    module.path,
-                    fit.site.node,
-                    "fit() has no validation data",
-                    "pass validation_data=(x_val, y_val) or validation_split=0.1",
-                )
         for fit in module.lightning_fits:
             if _lightning_validates(project, module, fit)[0] is False:
                 yield Hit(

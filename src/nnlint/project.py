@@ -9,6 +9,7 @@ from pathlib import Path
 from nnlint.facts import ModuleFacts
 from nnlint.facts.graph import Network, Output
 from nnlint.facts.losses import LossUse
+from nnlint.facts.training import KerasFit
 from nnlint.source import SourceFile
 
 
@@ -81,6 +82,17 @@ class Project:
             return output, module
         found = self.network(output.ref, module)
         return self.output_of(*found, depth + 1) if found else (output, module)
+
+    def keras_fits(self) -> Iterator[tuple[ModuleFacts, KerasFit]]:
+        """Keras `fit` calls, with models from other modules confirmed to be Keras models."""
+        for module in self.modules:
+            for fit in module.keras_fits:
+                if fit.confirm is None:
+                    yield module, fit
+                    continue
+                found = self.network(fit.confirm, module)
+                if found is not None and found[0].framework == "keras":
+                    yield module, fit
 
     def pairings(self) -> Iterator[Pairing]:
         """Every loss use whose model resolves to a known network."""

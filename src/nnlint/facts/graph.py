@@ -92,9 +92,6 @@ class Network:
         other = {"norm", "embedding", "unknown", "act", "gate", "network", "recurrent", "attention"}
         return not direct or any(_feeds(n, other, through={"pass"}) for n in inputs)
 
-    def has_kind(self, kind: str) -> bool:
-        return any(n.kind == kind for n in self.nodes)
-
 
 def _feeds(
     start: GNode, kinds: set[str] | frozenset[str], through: set[str] | frozenset[str]
@@ -317,11 +314,6 @@ class GraphBuilder:
         items = self.classifier.sequential_items(call, origins[0].scope)
         children = [self.classifier.classify(e, s) for e, s in items]
         return LayerSpec("container", call, children=children)
-
-    def all_attr_specs(self) -> list[LayerSpec]:
-        if self.cls is None:
-            return []
-        return [self.attr_spec(name) for name in self.cls.attributes]
 
 
 def _element_spec(spec: LayerSpec) -> LayerSpec | None:

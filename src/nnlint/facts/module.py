@@ -43,11 +43,16 @@ class ModuleFacts:
         """The network key an expression refers to (see `networks.model_key`)."""
         return model_key(expr, scope, self.resolver, self.classifier, self.module_name)
 
-    def is_keras_model(self, expr: ast.expr, scope: Scope) -> bool:
-        """True when `expr` is a Keras model (built here, loaded, or a keras.applications net)."""
+    def keras_model(self, expr: ast.expr, scope: Scope) -> bool | str:
+        """True when `expr` is a Keras model built here, loaded, or from keras.applications;
+        the network key when it is a class of another module (the project confirms it)."""
         key = self.model_key(expr, scope)
         if key is not None and key in self.networks:
             return self.networks[key].framework == "keras"
+        if key is not None and any(
+            q.startswith(("keras", "tensorflow")) for q in self.collected.imports.values()
+        ):
+            return key
         origins = self.resolver.origins(expr, scope)
         return bool(origins) and all(
             isinstance(o.expr, ast.Call)
@@ -86,11 +91,6 @@ class ModuleFacts:
                         found.add(id(origin.expr))
         return found
 
-    @cached_property
-    def frameworks(self) -> set[str]:
-        """Top-level packages the module imports (torch, keras, lightning, ...)."""
-        return {q.partition(".")[0] for q in self.collected.imports.values()}
-
 
 def extract(source: SourceFile, module_name: str) -> ModuleFacts:
     """Build the facts of a parsed module."""
@@ -105,7 +105,7 @@ def extract(source: SourceFile, module_name: str) -> ModuleFacts:
     facts = ModuleFacts(source, module_name, collected, resolver, classifier, data, training)
     facts.networks = NetworkFinder(collected, resolver, classifier, module_name).find(classes)
     facts.loss_uses = find_loss_uses(resolver, facts.model_key)
-    facts.keras_fits = training.keras_fits(facts.is_keras_model)
+    facts.keras_fits = training.keras_fits(facts.keras_model)
     facts.lightning_fits = training.lightning_fits()
     facts.epoch_loops = training.epoch_loops()
     facts.splits = split_calls(resolver)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nnlint import tables
@@ -40,6 +41,7 @@ class KerasFit:
     epochs: int | None
     callbacks: Callbacks
     shuffle: object
+    confirm: str | None = None
 
 
 @dataclass(eq=False)
@@ -256,13 +258,15 @@ class TrainingFacts:
         return False
 
     # -- Keras --------------------------------------------------------------------------
-    def keras_fits(self, is_keras_model) -> list[KerasFit]:
+    def keras_fits(self, keras_model: Callable[[ast.expr, Scope], bool | str]) -> list[KerasFit]:
+        """`fit`/`search` calls on Keras models (see `ModuleFacts.keras_model`)."""
         fits = []
         for site in self.resolver.collected.training_calls:
             func = site.node.func
             if not (isinstance(func, ast.Attribute) and func.attr in {"fit", "search"}):
                 continue
-            if not is_keras_model(func.value, site.scope):
+            status = keras_model(func.value, site.scope)
+            if status is False:
                 continue
             call, scope = site.node, site.scope
             validation_data = keyword(call, "validation_data")
@@ -282,6 +286,7 @@ class TrainingFacts:
                     epochs,
                     callbacks_of(keyword(call, "callbacks"), scope, self.resolver),
                     self.resolver.constant(keyword(call, "shuffle"), scope),
+                    status if isinstance(status, str) else None,
                 )
             )
         return fits
