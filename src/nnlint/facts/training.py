@@ -123,15 +123,12 @@ def epoch_count(loop: Loop, scope: Scope, resolver: Resolver) -> int | None:
     while (
         isinstance(iterator, ast.Call)
         and iterator.args
-        and (resolver.call_name(iterator, scope) or "").rpartition(".")[2] in {"tqdm", "enumerate"}
+        and _callee(iterator, scope, resolver) in {"tqdm", "enumerate"}
     ):
         iterator = iterator.args[0]
     if not isinstance(iterator, ast.Call):
         return None
-    name = (resolver.call_name(iterator, scope) or getattr(iterator.func, "id", "")).rpartition(
-        "."
-    )[2]
-    if name not in {"range", "trange"} or not iterator.args:
+    if _callee(iterator, scope, resolver) not in {"range", "trange"} or not iterator.args:
         return None
     values = [_int_value(a, scope, resolver) for a in iterator.args[:2]]
     if any(v is None for v in values):
@@ -139,6 +136,12 @@ def epoch_count(loop: Loop, scope: Scope, resolver: Resolver) -> int | None:
     if len(values) == 1:
         return values[0]
     return values[1] - values[0]  # type: ignore[operator]
+
+
+def _callee(call: ast.Call, scope: Scope, resolver: Resolver) -> str:
+    """The last part of a callee's name: `tqdm.tqdm(...)` -> 'tqdm', `range(...)` -> 'range'."""
+    name = resolver.call_name(call, scope) or dotted(call.func) or ""
+    return name.rpartition(".")[2]
 
 
 def _int_value(expr: ast.expr, scope: Scope, resolver: Resolver) -> int | None:
