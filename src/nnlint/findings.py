@@ -9,7 +9,10 @@ SEVERITIES = ("error", "warning", "info")
 
 @dataclass(frozen=True, order=True)
 class Finding:
-    """One problem at `path:line:col` (line 1-based, col 0-based as in `ast`)."""
+    """One problem at `path:line:col` (line 1-based, col 0-based as in `ast`).
+
+    In a notebook, `cell` is the 1-based code cell and `line` counts from the cell's top.
+    """
 
     path: str
     line: int
@@ -18,6 +21,13 @@ class Finding:
     message: str
     severity: str = "warning"
     help: str = ""
+    cell: int | None = None
+
+    @property
+    def location(self) -> str:
+        """`path:line:col` or `notebook.ipynb:cell 3:line:col`, with a 1-based column."""
+        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        return f"{self.path}:{cell}{self.line}:{self.col + 1}"
 
     @property
     def text(self) -> str:
