@@ -11,7 +11,7 @@ from nnlint.rules import rule_by_code
 
 def concise(report: Report) -> str:
     """`path:line:col: CODE message`, one line per finding (columns 1-based)."""
-    return "".join(f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.text}\n" for f in report.findings)
+    return "".join(f"{f.location}: {f.code} {f.text}\n" for f in report.findings)
 
 
 def full(report: Report) -> str:
@@ -23,7 +23,7 @@ def full(report: Report) -> str:
         source = lines[f.line - 1] if 0 < f.line <= len(lines) else ""
         rule = rule_by_code(f.code)
         name = f" ({rule.name})" if rule else ""
-        out.append(f"{f.path}:{f.line}:{f.col + 1}: {f.code}{name} [{f.severity}] {f.message}")
+        out.append(f"{f.location}: {f.code}{name} [{f.severity}] {f.message}")
         if source:
             width = len(str(f.line))
             out.append(f"  {f.line} | {source}")
