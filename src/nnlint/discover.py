@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nnlint.config import Settings
 
-PYTHON_SUFFIXES = (".py", ".pyi")
+PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
 def excluded(path: Path, settings: Settings, under: Path) -> bool:

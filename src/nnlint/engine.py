@@ -27,6 +27,12 @@ class Report:
     files: int = 0
     unreadable: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+
+    def line_text(self, finding: Finding) -> str:
+        """The source line a finding points at (of its notebook cell, in a notebook)."""
+        source = self.sources.get(finding.path)
+        return source.line_text(finding.line, finding.cell) if source is not None else ""
 
 
 def enabled_rules(settings: Settings) -> list[Rule]:
@@ -85,7 +91,7 @@ def lint_sources(sources: list[SourceFile], settings: Settings, report: Report) 
         except RecursionError:
             report.unreadable.append(f"{source.display}: too deeply nested to analyse")
     project = Project(modules, [s for s in sources if s.tree is None])
-    by_path = {s.display: s for s in sources}
+    by_path = report.sources = {s.display: s for s in sources}
     for rule in enabled_rules(settings):
         try:
             hits = list(rule.check(project))
@@ -93,28 +99,27 @@ def lint_sources(sources: list[SourceFile], settings: Settings, report: Report) 
             report.errors.append(f"internal error in {rule.code} ({rule.name}): {error!r}")
             continue
         for hit in hits:
-            finding = _finding(rule, hit)
-            source = by_path.get(finding.path)
-            if source is None or not _suppressed(finding, source, settings):
-                report.findings.append(finding)
+            source = by_path.get(hit.path)
+            if source is None or not _suppressed(hit, rule.code, source, settings):
+                report.findings.append(_finding(rule, hit, source))
     report.findings = sorted(set(report.findings))
     return report
 
 
-def _finding(rule: Rule, hit: Hit) -> Finding:
-    line, col = hit.position
-    return Finding(hit.path, line, col, rule.code, hit.message, rule.severity, hit.help)
+def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:
+    cell, line, col = None, *hit.position
+    if source is not None:
+        cell, line, col = source.position(line, col)
+    return Finding(hit.path, line, col, rule.code, hit.message, rule.severity, hit.help, cell)
 
 
-def _suppressed(finding: Finding, source: SourceFile, settings: Settings) -> bool:
+def _suppressed(hit: Hit, code: str, source: SourceFile, settings: Settings) -> bool:
     if file_exempt(source.text):
         return True
     for pattern, codes in settings.per_file_ignores.items():
-        if _path_matches(source.path, pattern, settings) and matches(finding.code, codes):
+        if _path_matches(source.path, pattern, settings) and matches(code, codes):
             return True
-    lines = source.lines
-    line_text = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
-    return suppressed(line_text, finding.code)
+    return suppressed(source.line_text(hit.position[0]), code)
 
 
 def _path_matches(path: Path, pattern: str, settings: Settings) -> bool:

@@ -17,10 +17,8 @@ def concise(report: Report) -> str:
 def full(report: Report) -> str:
     """Each finding with its severity, the offending source line and a `help:` line."""
     out = []
-    cache: dict[str, list[str]] = {}
     for f in report.findings:
-        lines = cache.setdefault(f.path, _read_lines(f.path))
-        source = lines[f.line - 1] if 0 < f.line <= len(lines) else ""
+        source = report.line_text(f)
         rule = rule_by_code(f.code)
         name = f" ({rule.name})" if rule else ""
         out.append(f"{f.location}: {f.code}{name} [{f.severity}] {f.message}")
@@ -61,14 +59,6 @@ def summary(report: Report) -> str:
         if count
         else f"All checks passed ({report.files} {files})."
     )
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().splitlines()
-    except OSError:
-        return []
 
 
 FORMATS: dict[str, Callable[[Report], str]] = {"concise": concise, "full": full, "json": as_json}

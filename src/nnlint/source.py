@@ -9,6 +9,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnlint.notebook import CellMap, NotebookError, notebook_source
+
 
 @dataclass(frozen=True)
 class SyntaxProblem:
@@ -28,10 +30,25 @@ class SourceFile:
     text: str
     tree: ast.Module | None
     problem: SyntaxProblem | None
+    cells: CellMap | None = None
 
     @property
     def lines(self) -> list[str]:
         return self.text.splitlines()
+
+    def line_text(self, line: int, cell: int | None = None) -> str:
+        """The text of a (1-based) line, of the file or of a notebook cell."""
+        if cell is not None and self.cells is not None:
+            line = self.cells.global_line(cell, line)
+        lines = self.lines
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    def position(self, line: int, col: int) -> tuple[int | None, int, int]:
+        """(cell, line, col) as reported: cell-relative in notebooks."""
+        if self.cells is None:
+            return None, line, col
+        cell, cell_line = self.cells.locate(line)
+        return cell, cell_line, col
 
 
 def decode(data: bytes) -> str:
@@ -60,5 +77,14 @@ def parse(path: Path, display: str, text: str) -> SourceFile:
 
 
 def read_source(path: Path, display: str) -> SourceFile:
-    """Read and parse one file."""
-    return parse(path, display, decode(path.read_bytes()))
+    """Read and parse one file (a notebook's code cells for `.ipynb`)."""
+    data = path.read_bytes()
+    if path.suffix != ".ipynb":
+        return parse(path, display, decode(data))
+    try:
+        text, cells = notebook_source(data.decode("utf-8", errors="replace"))
+    except NotebookError as error:
+        return SourceFile(path, display, "", None, SyntaxProblem(str(error), 1, 0))
+    source = parse(path, display, text)
+    source.cells = cells
+    return source
