@@ -23,7 +23,7 @@ model = nn.Sequential(
 )
 """
 GOOD = BAD.replace("nn.Sigmoid()", "nn.ReLU()")
-BROKEN = "def f(:\n    pass\n"
+BROKEN = "import torch\n\ndef f(:\n    pass\n"
 
 CONCISE_LINE = re.compile(
     r"(?P<path>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<code>NN\d{3}) (?P<msg>\S.*)"
@@ -221,7 +221,7 @@ def test_syntax_error_is_nn000_and_other_files_are_still_linted(tmp_path: Path) 
     result = run(tmp_path, ".")
     assert result.returncode == 1
     assert codes(result.stdout) == [("bad.py", "NN101"), ("broken.py", "NN000")]
-    assert result.stdout.splitlines()[1].startswith("broken.py:1:7: NN000 cannot parse:")
+    assert result.stdout.splitlines()[1].startswith("broken.py:3:7: NN000 cannot parse:")
     assert "Found 2 findings in 3 files." in result.stderr
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from nnlint import __version__
+from nnlint.baseline import BaselineError, new_findings, write_baseline
+from nnlint.cache import DEFAULT_DIR
 from nnlint.config import ConfigError, Settings, find_pyproject, load_settings
-from nnlint.engine import Report, lint
-from nnlint.report import render, summary
+from nnlint.discover import excluded_file
+from nnlint.engine import Report, enabled_rules, lint, lint_text
+from nnlint.findings import SEVERITIES
+from nnlint.report import FORMATS, MACHINE_FORMATS, render, statistics, summary, write_output
 from nnlint.rules import CODE_PATTERN, all_rules, rule_by_code
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -44,7 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ignore", type=_codes, action="append", help="rules to skip: codes or prefixes"
     )
-    parser.add_argument("--output-format", choices=["concise", "full", "json"], default="concise")
+    parser.add_argument("--output-format", choices=list(FORMATS), default="concise")
+    parser.add_argument(
+        "-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE"
+    )
+    parser.add_argument(
+        "--statistics", action="store_true", help="print the count of findings per rule instead"
+    )
+    parser.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even with findings (2 still on errors)"
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        default="info",
+        help="exit 1 only for findings of this severity or worse (default: info, any finding)",
+    )
     parser.add_argument("--config", type=Path, help="pyproject.toml to read [tool.nnlint] from")
     parser.add_argument(
         "--no-respect-gitignore", action="store_true", help="also lint git-ignored files"
@@ -53,8 +73,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list-rules", action="store_true", help="list all rules (JSON with --output-format json)"
     )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=os.cpu_count() or 1,
+        help="processes (default: all cores)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument("--cache-dir", type=Path, help=f"cache folder (default: {DEFAULT_DIR})")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="FILE", help="report only findings not in FILE"
+    )
+    parser.add_argument(
+        "--write-baseline", type=Path, metavar="FILE", help="record today's findings in FILE"
+    )
+    parser.add_argument(
+        "--stdin-filename", metavar="PATH", help="lint standard input as if it were PATH"
+    )
+    parser.add_argument(
+        "--force-exclude", action="store_true", help="apply exclude to files named explicitly"
+    )
+    parser.add_argument(
+        "--show-settings", action="store_true", help="print the effective settings and exit"
+    )
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     return parser
+
+
+def _jobs(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number from 1 up, not {value!r}")
+    return int(value)
 
 
 def _flatten(groups: list[list[str]] | None) -> list[str] | None:
@@ -73,7 +123,50 @@ def settings_from(args: argparse.Namespace) -> Settings:
     settings.ignore += _flatten(args.ignore) or []
     if args.no_respect_gitignore:
         settings.respect_gitignore = False
+    if args.force_exclude:
+        settings.force_exclude = True
     return settings
+
+
+def show_settings(settings: Settings, args: argparse.Namespace) -> str:
+    """The effective settings, as JSON."""
+    shown = {
+        "config-file": str(settings.source) if settings.source else None,
+        "root": str(settings.root),
+        "select": settings.select,
+        "extend-select": settings.extend_select,
+        "ignore": settings.ignore,
+        "exclude": settings.exclude,
+        "per-file-ignores": settings.per_file_ignores,
+        "respect-gitignore": settings.respect_gitignore,
+        "force-exclude": settings.force_exclude,
+        "rules": [r.code for r in enabled_rules(settings)],
+        "jobs": args.jobs,
+        "cache-dir": None if args.no_cache else str(_cache_dir(settings, args)),
+    }
+    return json.dumps(shown, indent=2) + "\n"
+
+
+def _cache_dir(settings: Settings, args: argparse.Namespace) -> Path | None:
+    if args.no_cache:
+        return None
+    return args.cache_dir or settings.root / DEFAULT_DIR
+
+
+def run_lint(settings: Settings, args: argparse.Namespace) -> Report | None:
+    """Lint the paths (or standard input); None after printing a usage error."""
+    if args.stdin_filename:
+        path = Path(args.stdin_filename)
+        if settings.force_exclude and excluded_file(path, settings):
+            return Report()
+        return lint_text(sys.stdin.read(), args.stdin_filename, settings)
+    paths = args.paths or [Path(".")]
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"nnlint: error: {path}: no such file or directory", file=sys.stderr)
+    if missing:
+        return None
+    return lint(paths, settings, jobs=args.jobs, cache_dir=_cache_dir(settings, args))
 
 
 def list_rules(fmt: str) -> str:
@@ -114,23 +207,51 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"nnlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    paths = args.paths or [Path(".")]
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        for path in missing:
-            print(f"nnlint: error: {path}: no such file or directory", file=sys.stderr)
+    if args.show_settings:
+        sys.stdout.write(show_settings(settings, args))
+        return EXIT_CLEAN
+    report = run_lint(settings, args)
+    if report is None:
         return EXIT_ERROR
-    report = lint(paths, settings)
-    sys.stdout.write(render(report, args.output_format))
-    return finish(report, args.output_format)
+    if args.write_baseline:
+        write_baseline(args.write_baseline, report.findings, report.line_text)
+        count = len(report.findings)
+        print(f"nnlint: recorded {count} findings in {args.write_baseline}", file=sys.stderr)
+        return EXIT_ERROR if report.errors else EXIT_CLEAN
+    if args.baseline:
+        try:
+            report.findings = new_findings(args.baseline, report.findings, report.line_text)
+        except BaselineError as error:
+            print(f"nnlint: error: {error}", file=sys.stderr)
+            return EXIT_ERROR
+    fmt = args.output_format
+    text = statistics(report, fmt) if args.statistics else render(report, fmt)
+    try:
+        write_output(text, args.output_file)
+    except OSError as error:
+        print(
+            f"nnlint: error: cannot write {args.output_file}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return finish(report, fmt, args)
 
 
-def finish(report: Report, fmt: str) -> int:
-    """Print problems and the summary to stderr and choose the exit code."""
+def finish(report: Report, fmt: str, args: argparse.Namespace) -> int:
+    """Print problems and the summary to stderr (machine formats on stdout stay quiet) and
+    choose the exit code."""
     for problem in report.unreadable + report.errors:
         print(f"nnlint: error: {problem}", file=sys.stderr)
-    if fmt != "json":
+    if fmt not in MACHINE_FORMATS or args.output_file:
         print(summary(report), file=sys.stderr)
+    return exit_code(report, args.fail_on, args.exit_zero)
+
+
+def exit_code(report: Report, fail_on: str = "info", exit_zero: bool = False) -> int:
+    """2 on errors; else 1 when a finding is at least as severe as `fail_on`, unless
+    `exit_zero`; else 0."""
     if report.errors or (report.unreadable and report.files == 0):
         return EXIT_ERROR
-    return EXIT_FINDINGS if report.findings else EXIT_CLEAN
+    worst = SEVERITIES.index(fail_on)
+    failing = any(SEVERITIES.index(f.severity) <= worst for f in report.findings)
+    return EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN

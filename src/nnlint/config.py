@@ -55,6 +55,7 @@ class Settings:
     exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     respect_gitignore: bool = True
+    force_exclude: bool = False
     root: Path = field(default_factory=Path.cwd)
     source: Path | None = None
 
@@ -93,6 +94,7 @@ def load_settings(pyproject: Path | None) -> Settings:
     settings.exclude = table.get("exclude", settings.exclude) + table.get("extend-exclude", [])
     settings.per_file_ignores = table.get("per-file-ignores", {})
     settings.respect_gitignore = table.get("respect-gitignore", True)
+    settings.force_exclude = table.get("force-exclude", False)
     return settings
 
 

@@ -28,6 +28,14 @@ def excluded(path: Path, settings: Settings, under: Path) -> bool:
     )
 
 
+def excluded_file(path: Path, settings: Settings) -> bool:
+    """True when a named file is excluded (for `--force-exclude`), judged from the root."""
+    resolved = path.resolve()
+    root = settings.root.resolve()
+    under = root if resolved.is_relative_to(root) else resolved.parent
+    return excluded(resolved, settings, under)
+
+
 def _git_visible(folder: Path) -> set[Path] | None:
     """Files git does not ignore under `folder`, or None outside a git work tree."""
     try:
@@ -48,10 +56,12 @@ def _git_visible(folder: Path) -> set[Path] | None:
 
 def discover(paths: list[Path], settings: Settings) -> Iterator[Path]:
     """Yield each file to lint once, in a stable order. Files named explicitly are kept
-    even when excluded, as ruff does without `--force-exclude`."""
+    even when excluded, unless `force-exclude` is set (as pre-commit needs)."""
     seen: set[Path] = set()
     for path in paths:
         if path.is_file():
+            if settings.force_exclude and excluded_file(path, settings):
+                continue
             if path.resolve() not in seen:
                 seen.add(path.resolve())
                 yield path

@@ -1,21 +1,36 @@
-"""The pipeline: discover -> read and parse once -> extract facts -> rules -> noqa/selection."""
+"""The pipeline: discover -> read and parse once -> extract facts -> rules -> noqa/selection.
+
+Each file is first analysed on its own (in parallel, and skipped when the cache says it has
+not changed). A file whose analysis asked for a network of another module of the run (a
+model class imported from `models.py`) is then analysed again together with those modules,
+so cross-module findings are the same whatever the order, the job count or the cache.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import gc
+import multiprocessing
 import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnlint.cache import Cache, Entry, file_stat, settings_key
 from nnlint.config import Settings
 from nnlint.discover import discover
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
 from nnlint.noqa import file_exempt, suppressed
+from nnlint.notebook import CellMap, NotebookError
+from nnlint.prefilter import imports_ml_framework
 from nnlint.project import Project, module_name
 from nnlint.rules import Hit, Rule, all_rules, matches
-from nnlint.source import SourceFile, read_source
+from nnlint.source import SourceFile, read_source, read_text, source_from_text
+
+# Below this many files to analyse, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 24
 
 
 @dataclass
@@ -32,7 +47,35 @@ class Report:
     def line_text(self, finding: Finding) -> str:
         """The source line a finding points at (of its notebook cell, in a notebook)."""
         source = self.sources.get(finding.path)
-        return source.line_text(finding.line, finding.cell) if source is not None else ""
+        if source is None:
+            try:
+                source = read_source(Path(finding.path), finding.path)
+            except OSError:
+                return ""
+            self.sources[finding.path] = source
+        return source.line_text(finding.line, finding.cell)
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """A file to analyse: where it is, how it is shown, and its text when already read."""
+
+    path: Path
+    display: str
+    text: str | None = None
+    cells: CellMap | None = None
+
+
+@dataclass
+class FileResult:
+    """The findings of one file and the modules its analysis asked for."""
+
+    display: str
+    module: str
+    findings: list[Finding] = field(default_factory=list)
+    wanted: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unreadable: str | None = None
 
 
 def enabled_rules(settings: Settings) -> list[Rule]:
@@ -51,59 +94,251 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def lint(paths: list[Path], settings: Settings) -> Report:
-    """Lint files and folders with the given settings.
+def lint(
+    paths: list[Path], settings: Settings, *, jobs: int = 1, cache_dir: Path | None = None
+) -> Report:
+    """Lint files and folders with the given settings, `jobs` processes and an optional cache."""
+    explicit = {p.resolve() for p in paths if p.is_file()}
+    return _Run(settings, jobs, cache_dir).run(list(discover(paths, settings)), explicit)
 
-    The cyclic garbage collector is paused for the run: every tree stays alive until the
-    rules have run, and repeated collections over them would cost more than the parsing.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _lint(paths, settings)
-    finally:
-        if was_enabled:
+
+def lint_text(text: str, display: str, settings: Settings) -> Report:
+    """Lint one file's text given on its own (standard input), shown as `display`."""
+    with _gc_paused():
+        report = Report(files=1)
+        results, sources = analyse([FileInput(Path(display), display, text)], settings)
+        report.sources = sources
+        for result in results:
+            report.findings.extend(result.findings)
+            report.errors.extend(result.errors)
+        report.findings.sort()
+        return report
+
+
+class _gc_paused:  # a context manager, named like one
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *_: object) -> None:
+        if self.was_enabled:
             gc.enable()
 
 
-def _lint(paths: list[Path], settings: Settings) -> Report:
-    report = Report()
-    sources: list[SourceFile] = []
-    for path in discover(paths, settings):
-        try:
-            sources.append(read_source(path, display_path(path)))
-        except OSError as error:
-            report.unreadable.append(
-                f"{display_path(path)}: cannot read: {error.strerror or error}"
+class _Run:
+    """One run over a list of files: cache lookups, the solo pass, the group pass."""
+
+    def __init__(self, settings: Settings, jobs: int, cache_dir: Path | None) -> None:
+        self.settings = settings
+        self.jobs = max(jobs, 1)
+        self.cache = Cache(cache_dir, settings_key(settings)) if cache_dir else None
+        self.report = Report()
+        self.alone: dict[str, FileResult] = {}
+        self.stats: dict[str, tuple[int, int]] = {}
+        self.paths: dict[str, Path] = {}
+        self.inputs: dict[str, FileInput] = {}
+        self.failed: set[str] = set()
+
+    def run(self, files: list[Path], explicit: set[Path]) -> Report:
+        if self.cache:
+            self.cache.load()
+        pending = self._reuse_or_read(files, explicit)
+        self.report.files = len(files) - len(self.report.unreadable)
+        for result in self._analyse_alone(pending):
+            self._record_alone(result)
+        final = {display: result.findings for display, result in self.alone.items()}
+        groups: dict[str, list[tuple[str, int, int]]] = {}
+        for group in self._groups():
+            signature = sorted((str(self.paths[d].resolve()), *self.stats[d]) for d in group)
+            for display in group:
+                groups[display] = signature
+            cached = self._cached_group(group, signature)
+            if cached is not None:
+                final.update(cached)
+                continue
+            inputs = [self.inputs.get(d) or FileInput(self.paths[d], d) for d in sorted(group)]
+            results, sources = analyse(inputs, self.settings)
+            self.report.sources.update(sources)
+            for result in results:
+                final[result.display] = result.findings
+                self._note_errors(result)
+        for findings in final.values():
+            self.report.findings.extend(findings)
+        self.report.findings.sort()
+        if self.cache:
+            self._save(final, groups)
+        return self.report
+
+    def _reuse_or_read(self, files: list[Path], explicit: set[Path]) -> list[FileInput]:
+        """Take unchanged files' results from the cache; read the others. Files found in
+        folders that import no ML framework are not parsed; files named explicitly are."""
+        pending = []
+        for path in files:
+            display = display_path(path)
+            self.paths[display] = path
+            try:
+                self.stats[display] = file_stat(path)
+            except OSError as error:
+                self.report.unreadable.append(f"{display}: cannot read: {error.strerror}")
+                continue
+            entry = self._entry(display)
+            if entry is not None and tuple(entry.stat) == self.stats[display]:
+                self.alone[display] = FileResult(display, entry.module, entry.alone, entry.wanted)
+                continue
+            try:
+                text, cells = read_text(path)
+            except OSError as error:
+                self.report.unreadable.append(f"{display}: cannot read: {error.strerror}")
+                continue
+            except NotebookError:
+                text, cells = None, None
+            item = self.inputs[display] = FileInput(path, display, text, cells)
+            if (
+                text is not None
+                and path.resolve() not in explicit
+                and not (imports_ml_framework(text))
+            ):
+                self.alone[display] = FileResult(display, module_name(path))
+                continue
+            pending.append(item)
+        return pending
+
+    def _analyse_alone(self, pending: list[FileInput]) -> Iterator[FileResult]:
+        """Each file analysed on its own, in worker processes when there are many."""
+        if self.jobs == 1 or len(pending) < PARALLEL_THRESHOLD:
+            with _gc_paused():
+                yield from _analyse_each(pending, self.settings)
+            return
+        chunks = [pending[i :: self.jobs * 4] for i in range(self.jobs * 4)]
+        context = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        )
+        with ProcessPoolExecutor(self.jobs, mp_context=context) as pool:
+            for results in pool.map(_analyse_each, chunks, [self.settings] * len(chunks)):
+                yield from results
+
+    def _record_alone(self, result: FileResult) -> None:
+        self.alone[result.display] = result
+        self._note_errors(result)
+
+    def _note_errors(self, result: FileResult) -> None:
+        if result.unreadable:
+            self.report.unreadable.append(result.unreadable)
+            self.failed.add(result.display)
+        if result.errors:
+            self.report.errors.extend(result.errors)
+            self.failed.add(result.display)
+
+    def _groups(self) -> list[set[str]]:
+        """Files that must be analysed together: each with the modules it asked for."""
+        by_module: dict[str, list[str]] = {}
+        for display, result in self.alone.items():
+            by_module.setdefault(result.module, []).append(display)
+        parent = {display: display for display in self.alone}
+
+        def root(item: str) -> str:
+            while parent[item] != item:
+                parent[item] = parent[parent[item]]
+                item = parent[item]
+            return item
+
+        for display, result in self.alone.items():
+            for module in result.wanted:
+                for other in by_module.get(module, []):
+                    parent[root(other)] = root(display)
+        groups: dict[str, set[str]] = {}
+        for display in self.alone:
+            groups.setdefault(root(display), set()).add(display)
+        return [g for g in groups.values() if len(g) > 1]
+
+    def _entry(self, display: str) -> Entry | None:
+        if self.cache is None:
+            return None
+        return self.cache.entries.get(str(self.paths[display].resolve()))
+
+    def _cached_group(self, group: set[str], signature: list) -> dict[str, list[Finding]] | None:
+        found = {}
+        for display in group:
+            entry = self._entry(display)
+            if entry is None or display in self.inputs or entry.group != signature:
+                return None
+            found[display] = entry.final
+        return found
+
+    def _save(self, final: dict[str, list[Finding]], groups: dict[str, list]) -> None:
+        assert self.cache is not None
+        for display, result in self.alone.items():
+            if display in self.failed:
+                continue
+            self.cache.entries[str(self.paths[display].resolve())] = Entry(
+                self.stats[display],
+                result.module,
+                result.findings,
+                result.wanted,
+                final.get(display, []),
+                groups.get(display, []),
             )
-    report.files = len(sources)
-    return lint_sources(sources, settings, report)
+        self.cache.save()
 
 
-def lint_sources(sources: list[SourceFile], settings: Settings, report: Report) -> Report:
-    """Extract facts from parsed sources, run the rules and filter the findings."""
+def _analyse_each(items: list[FileInput], settings: Settings) -> list[FileResult]:
+    """Analyse each file on its own. Automatic garbage collection is paused (it would scan
+    the trees over and over); one young-generation collection per file frees each file's
+    facts, which hold reference cycles."""
+    gc.disable()
+    results: list[FileResult] = []
+    for item in items:
+        results.extend(analyse([item], settings)[0])
+        gc.collect(0)
+    return results
+
+
+def analyse(
+    items: list[FileInput], settings: Settings
+) -> tuple[list[FileResult], dict[str, SourceFile]]:
+    """Parse the files, extract their facts and run the rules over them as one project."""
+    sources: list[SourceFile] = []
+    results: dict[str, FileResult] = {}
+    for item in items:
+        result = results[item.display] = FileResult(item.display, module_name(item.path))
+        try:
+            if item.text is not None:
+                sources.append(source_from_text(item.path, item.display, item.text, item.cells))
+            else:
+                sources.append(read_source(item.path, item.display))
+        except OSError as error:
+            result.unreadable = f"{item.display}: cannot read: {error.strerror or error}"
     modules: list[ModuleFacts] = []
     for source in sources:
         if source.tree is None:
             continue
         try:
-            modules.append(extract(source, module_name(source.path)))
+            modules.append(extract(source, results[source.display].module))
         except RecursionError:
-            report.unreadable.append(f"{source.display}: too deeply nested to analyse")
+            results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
     project = Project(modules, [s for s in sources if s.tree is None])
-    by_path = report.sources = {s.display: s for s in sources}
+    by_path = {s.display: s for s in sources}
     for rule in enabled_rules(settings):
         try:
             hits = list(rule.check(project))
         except Exception as error:
-            report.errors.append(f"internal error in {rule.code} ({rule.name}): {error!r}")
+            for result in results.values():
+                result.errors.append(
+                    f"internal error in {rule.code} ({rule.name}) on {result.display}: {error!r}"
+                )
             continue
         for hit in hits:
             source = by_path.get(hit.path)
-            if source is None or not _suppressed(hit, rule.code, source, settings):
-                report.findings.append(_finding(rule, hit, source))
-    report.findings = sorted(set(report.findings))
-    return report
+            if hit.path in results and (
+                source is None or not _suppressed(hit, rule.code, source, settings)
+            ):
+                results[hit.path].findings.append(_finding(rule, hit, source))
+    for display, wanted in project.wanted.items():
+        if display in results:
+            results[display].wanted = sorted(wanted)
+    for result in results.values():
+        result.findings = sorted(set(result.findings))
+    return list(results.values()), by_path
 
 
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:

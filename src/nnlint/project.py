@@ -39,16 +39,21 @@ class Project:
     def __init__(self, modules: list[ModuleFacts], broken: list[SourceFile] | None = None) -> None:
         self.modules = modules
         self.broken = broken or []
+        self.wanted: dict[str, set[str]] = {}
         self._by_name: dict[str, list[ModuleFacts]] = {}
         for module in modules:
             self._by_name.setdefault(module.module_name, []).append(module)
 
     def network(self, key: str, origin: ModuleFacts) -> tuple[Network, ModuleFacts] | None:
         """Resolve a network key from `origin`: its own module first, then the module it
-        imports, the closest one on disk when several files share a module name."""
+        imports, the closest one on disk when several files share a module name.
+
+        Every module asked for is recorded in `wanted`, so a run can tell which files must
+        be analysed together."""
         if key in origin.networks:
             return origin.networks[key], origin
         module, _, _ = key.rpartition(".")
+        self.wanted.setdefault(origin.path, set()).add(module)
         candidates = [m for m in self._by_name.get(module, []) if key in m.networks]
         if not candidates:
             return None

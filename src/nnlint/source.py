@@ -76,15 +76,30 @@ def parse(path: Path, display: str, text: str) -> SourceFile:
     return SourceFile(path, display, text, tree, None)
 
 
-def read_source(path: Path, display: str) -> SourceFile:
-    """Read and parse one file (a notebook's code cells for `.ipynb`)."""
+def read_text(path: Path) -> tuple[str, CellMap | None]:
+    """A file's Python text without parsing it (a notebook's code cells for `.ipynb`).
+
+    Raises OSError when the file cannot be read and NotebookError for a broken notebook.
+    """
     data = path.read_bytes()
     if path.suffix != ".ipynb":
-        return parse(path, display, decode(data))
-    try:
-        text, cells = notebook_source(data.decode("utf-8", errors="replace"))
-    except NotebookError as error:
-        return SourceFile(path, display, "", None, SyntaxProblem(str(error), 1, 0))
+        return decode(data), None
+    return notebook_source(data.decode("utf-8", errors="replace"))
+
+
+def source_from_text(
+    path: Path, display: str, text: str, cells: CellMap | None = None
+) -> SourceFile:
+    """Parse text that was already read."""
     source = parse(path, display, text)
     source.cells = cells
     return source
+
+
+def read_source(path: Path, display: str) -> SourceFile:
+    """Read and parse one file (a notebook's code cells for `.ipynb`)."""
+    try:
+        text, cells = read_text(path)
+    except NotebookError as error:
+        return SourceFile(path, display, "", None, SyntaxProblem(str(error), 1, 0))
+    return source_from_text(path, display, text, cells)
