@@ -76,15 +76,6 @@ def _descriptor(code: str, rule: Rule | None) -> dict[str, object]:
     }
 
 
-def _utf16_column(line: str, col: int) -> int:
-    """1-based column in UTF-16 code units (SARIF's default unit) from `ast`'s 0-based
-    UTF-8 byte offset."""
-    if not line:
-        return col + 1
-    prefix = line.encode("utf-8")[:col].decode("utf-8", errors="ignore")
-    return len(prefix.encode("utf-16-le")) // 2 + 1
-
-
 def _artifact(path: str) -> dict[str, str]:
     relative = repo_path(path)
     if Path(relative).is_absolute():
@@ -92,11 +83,8 @@ def _artifact(path: str) -> dict[str, str]:
     return {"uri": quote(relative), "uriBaseId": SRCROOT}
 
 
-def _result(report: Report, finding: Finding, index: int) -> dict[str, object]:
-    region = {
-        "startLine": max(finding.line, 1),
-        "startColumn": _utf16_column(report.line_text(finding), max(finding.col, 0)),
-    }
+def _result(finding: Finding, index: int) -> dict[str, object]:
+    region = {"startLine": max(finding.line, 1), "startColumn": max(finding.col + 1, 1)}
     result: dict[str, object] = {
         "ruleId": finding.code,
         "ruleIndex": index,
@@ -138,9 +126,8 @@ def sarif(report: Report) -> str:
                     }
                 },
                 "originalUriBaseIds": {SRCROOT: {"uri": root.rstrip("/") + "/"}},
-                "columnKind": "utf16CodeUnits",
                 "invocations": [_invocation(report)],
-                "results": [_result(report, f, index[f.code]) for f in report.findings],
+                "results": [_result(f, index[f.code]) for f in report.findings],
             }
         ],
     }
