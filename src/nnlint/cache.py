@@ -1,8 +1,10 @@
 """The result cache: per file, what the last run found, keyed by the file's stat.
 
-An unchanged file (same size and modification time) is not read again. The cache lives in
-one JSON file per nnlint version and effective settings, written atomically; a missing or
-corrupt cache is simply ignored.
+An unchanged file (same size and modification time) is not read again. As in git, a file
+modified within a moment of the cache being written is "racy" (a later edit could keep its
+size and, at the clock's granularity, its time): it is read and compared by content hash.
+The cache lives in one JSON file per nnlint version and effective settings, written
+atomically; a missing or corrupt cache is simply ignored.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,15 +29,24 @@ class Entry:
 
     `alone` are its findings analysed on its own; `wanted` the modules that analysis asked
     for; `final` its findings after analysing it with the files it belongs with, whose
-    stats make up `group`.
+    stats make up `group`. `analysed` is False for a file the pre-filter skipped.
     """
 
     stat: tuple[int, int]
+    digest: str
     module: str
     alone: list[Finding] = field(default_factory=list)
     wanted: list[str] = field(default_factory=list)
     final: list[Finding] = field(default_factory=list)
     group: list[tuple[str, int, int]] = field(default_factory=list)
+    analysed: bool = True
+
+
+RACY_NS = 2_000_000_000
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def file_stat(path: Path) -> tuple[int, int]:
@@ -55,13 +67,20 @@ class Cache:
         self.file = folder / f"{key}.json"
         self.folder = folder
         self.entries: dict[str, Entry] = {}
+        self.written_ns = 0
 
     def load(self) -> None:
         try:
             raw = json.loads(self.file.read_text("utf-8"))
-            self.entries = {path: _entry(data) for path, data in raw.items()}
+            self.written_ns = int(raw["written_ns"])
+            self.entries = {path: _entry(data) for path, data in raw["entries"].items()}
         except (OSError, ValueError, TypeError, KeyError):
             self.entries = {}
+
+    def trusted(self, entry: Entry, stat: tuple[int, int]) -> bool:
+        """True when the stat matches and the file was not modified racily close to the
+        moment the cache was written."""
+        return tuple(entry.stat) == stat and stat[0] < self.written_ns - RACY_NS
 
     def save(self) -> None:
         """Write atomically: a temporary file renamed over the old cache."""
@@ -70,7 +89,8 @@ class Cache:
             gitignore = self.folder / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("*\n", encoding="utf-8")
-            data = {path: asdict(entry) for path, entry in self.entries.items()}
+            entries = {path: asdict(entry) for path, entry in self.entries.items()}
+            data = {"written_ns": time.time_ns(), "entries": entries}
             handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(data, out)
@@ -82,9 +102,11 @@ class Cache:
 def _entry(data: dict) -> Entry:
     return Entry(
         stat=tuple(data["stat"]),
+        digest=data["digest"],
         module=data["module"],
         alone=[Finding(**f) for f in data["alone"]],
         wanted=list(data["wanted"]),
         final=[Finding(**f) for f in data["final"]],
         group=[tuple(g) for g in data["group"]],
+        analysed=bool(data["analysed"]),
     )

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nnlint.cache import Cache, Entry, file_stat, settings_key
+from nnlint.cache import Cache, Entry, digest, file_stat, settings_key
 from nnlint.config import Settings
 from nnlint.discover import discover
 from nnlint.facts import ModuleFacts, extract
@@ -76,6 +76,7 @@ class FileResult:
     wanted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     unreadable: str | None = None
+    analysed: bool = True
 
 
 def enabled_rules(settings: Settings) -> list[Rule]:
@@ -137,6 +138,7 @@ class _Run:
         self.stats: dict[str, tuple[int, int]] = {}
         self.paths: dict[str, Path] = {}
         self.inputs: dict[str, FileInput] = {}
+        self.digests: dict[str, str] = {}
         self.failed: set[str] = set()
 
     def run(self, files: list[Path], explicit: set[Path]) -> Report:
@@ -182,8 +184,12 @@ class _Run:
                 self.report.unreadable.append(f"{display}: cannot read: {error.strerror}")
                 continue
             entry = self._entry(display)
-            if entry is not None and tuple(entry.stat) == self.stats[display]:
-                self.alone[display] = FileResult(display, entry.module, entry.alone, entry.wanted)
+            if entry is not None and not entry.analysed and path.resolve() in explicit:
+                entry = None
+            if entry is not None and self.cache and self.cache.trusted(entry, self.stats[display]):
+                self.alone[display] = FileResult(
+                    display, entry.module, entry.alone, entry.wanted, analysed=entry.analysed
+                )
                 continue
             try:
                 text, cells = read_text(path)
@@ -192,13 +198,21 @@ class _Run:
                 continue
             except NotebookError:
                 text, cells = None, None
+            if entry is not None and text is not None and entry.digest == digest(text):
+                self.alone[display] = FileResult(
+                    display, entry.module, entry.alone, entry.wanted, analysed=entry.analysed
+                )
+                self.digests[display] = entry.digest
+                continue
+            if text is not None:
+                self.digests[display] = digest(text)
             item = self.inputs[display] = FileInput(path, display, text, cells)
             if (
                 text is not None
                 and path.resolve() not in explicit
                 and not (imports_ml_framework(text))
             ):
-                self.alone[display] = FileResult(display, module_name(path))
+                self.alone[display] = FileResult(display, module_name(path), analysed=False)
                 continue
             pending.append(item)
         return pending
@@ -270,13 +284,19 @@ class _Run:
         for display, result in self.alone.items():
             if display in self.failed:
                 continue
+            entry = self._entry(display)
+            known = self.digests.get(display) or (entry.digest if entry else None)
+            if known is None:
+                continue
             self.cache.entries[str(self.paths[display].resolve())] = Entry(
                 self.stats[display],
+                known,
                 result.module,
                 result.findings,
                 result.wanted,
                 final.get(display, []),
                 groups.get(display, []),
+                result.analysed,
             )
         self.cache.save()
 

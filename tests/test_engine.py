@@ -1,0 +1,209 @@
+"""The run itself: cache, parallel jobs, cross-module groups, pre-filter, notebooks,
+baselines, standard input and excludes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nnlint import engine
+from nnlint.cache import RACY_NS
+from nnlint.config import Settings
+from nnlint.engine import lint
+from tests.conftest import nnlint_command
+from tests.fixture_expectations import FIXTURES
+from tests.test_cli import BAD, GOOD, codes, run, write
+
+MODELS = """\
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+"""
+TRAIN = """\
+import torch.nn as nn
+from models import Net
+
+model = Net()
+criterion = nn.CrossEntropyLoss()
+loss = criterion(model(x), y)
+"""
+
+
+def _lint(folder: Path, **options: object) -> list[tuple[str, int, str]]:
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        report = lint([Path(".")], Settings(root=folder, respect_gitignore=False), **options)
+    finally:
+        os.chdir(cwd)
+    assert not report.errors
+    return [(Path(f.path).as_posix(), f.line, f.code) for f in report.findings]
+
+
+def _age(folder: Path) -> None:
+    """Make every file older than the racy window, as if edited a while ago."""
+    old = os.stat(folder).st_mtime_ns - 2 * RACY_NS
+    for path in folder.rglob("*.py"):
+        os.utime(path, ns=(old, old))
+
+
+def test_cross_module_pairing_is_found_in_a_group_pass(tmp_path: Path) -> None:
+    write(tmp_path, {"models.py": MODELS, "train.py": TRAIN})
+    assert _lint(tmp_path) == [("models.py", 11, "NN102")]
+
+
+def test_warm_cache_gives_the_same_findings_without_reading_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {"models.py": MODELS, "train.py": TRAIN, "bad.py": BAD})
+    _age(tmp_path)
+    cache = tmp_path / "cache"
+    cold = _lint(tmp_path, cache_dir=cache)
+    reads: list[Path] = []
+    original = engine.read_text
+    monkeypatch.setattr(engine, "read_text", lambda p: reads.append(p) or original(p))
+    monkeypatch.setattr(engine, "read_source", lambda *a: pytest.fail("parsed again"))
+    assert _lint(tmp_path, cache_dir=cache) == cold
+    assert reads == []
+
+
+def test_cache_notices_an_edit(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    cache = tmp_path / "cache"
+    assert [c for _, _, c in _lint(tmp_path, cache_dir=cache)] == ["NN101"]
+    (tmp_path / "bad.py").write_text(GOOD, encoding="utf-8")
+    assert _lint(tmp_path, cache_dir=cache) == []
+
+
+def test_editing_the_model_module_updates_the_cross_module_finding(tmp_path: Path) -> None:
+    write(tmp_path, {"models.py": MODELS, "train.py": TRAIN})
+    _age(tmp_path)
+    cache = tmp_path / "cache"
+    assert _lint(tmp_path, cache_dir=cache) == [("models.py", 11, "NN102")]
+    fixed = MODELS.replace("return F.softmax(self.fc(x), dim=1)", "return self.fc(x)")
+    (tmp_path / "models.py").write_text(fixed, encoding="utf-8")
+    assert _lint(tmp_path, cache_dir=cache) == []
+
+
+def test_a_corrupt_cache_is_ignored(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    cache = tmp_path / "cache"
+    _lint(tmp_path, cache_dir=cache)
+    for file in cache.glob("*.json"):
+        file.write_text("{not json", encoding="utf-8")
+    assert [c for _, _, c in _lint(tmp_path, cache_dir=cache)] == ["NN101"]
+    assert not list(cache.glob("*.tmp"))
+
+
+def test_jobs_do_not_change_the_findings(tmp_path: Path) -> None:
+    copy = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, copy)
+    assert _lint(copy, jobs=2) == _lint(copy, jobs=1)
+
+
+def test_files_without_ml_imports_are_skipped_in_folders_but_not_when_named(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, {"notes.py": "def f(:\n", "bad.py": BAD})
+    assert codes(run(tmp_path, ".").stdout) == [("bad.py", "NN101")]
+    assert codes(run(tmp_path, "notes.py").stdout) == [("notes.py", "NN000")]
+
+
+def _notebook(cells: list[tuple[str, str]]) -> str:
+    return json.dumps(
+        {
+            "cells": [{"cell_type": kind, "metadata": {}, "source": text} for kind, text in cells],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+def test_notebook_findings_name_the_cell(tmp_path: Path) -> None:
+    notebook = _notebook(
+        [
+            ("markdown", "# Training"),
+            ("code", "%matplotlib inline\n!pip install torch\nimport torch.nn as nn\n"),
+            ("code", BAD.split("\n", 2)[2]),
+            ("code", "%%bash\necho done\n"),
+        ]
+    )
+    write(tmp_path, {"train.ipynb": notebook})
+    result = run(tmp_path, "train.ipynb")
+    assert result.stdout.startswith("train.ipynb:cell 3:3:5: NN101 "), result.stdout
+
+
+def test_a_broken_notebook_is_nn000(tmp_path: Path) -> None:
+    write(tmp_path, {"broken.ipynb": "{}"})
+    assert codes(run(tmp_path, "broken.ipynb").stdout) == [("broken.ipynb", "NN000")]
+
+
+def test_baseline_hides_old_findings_after_lines_move(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    assert run(tmp_path, "--write-baseline", "baseline.json", ".").returncode == 0
+    moved = "# a new comment\n\n" + BAD
+    (tmp_path / "bad.py").write_text(moved, encoding="utf-8")
+    result = run(tmp_path, "--baseline", "baseline.json", ".")
+    assert (result.returncode, result.stdout) == (0, "")
+    worse = moved + "\nother = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1))\n"
+    (tmp_path / "bad.py").write_text(worse, encoding="utf-8")
+    result = run(tmp_path, "--baseline", "baseline.json", ".")
+    assert result.returncode == 1
+    assert [line.split(":")[1] for line in result.stdout.splitlines()] == ["11"]
+
+
+def test_an_unreadable_baseline_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD, "baseline.json": "[]"})
+    result = run(tmp_path, "--baseline", "baseline.json", ".")
+    assert result.returncode == 2
+    assert "cannot read baseline" in result.stderr
+
+
+def test_stdin_filename(tmp_path: Path) -> None:
+    write(tmp_path, {})
+    result = subprocess.run(
+        [*nnlint_command(), "--stdin-filename", "pkg/train.py"],
+        cwd=tmp_path,
+        input=BAD,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("pkg/train.py:5:5: NN101 ")
+
+
+def test_force_exclude_applies_to_named_files(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.nnlint]\nextend-exclude = ['generated']\n",
+            "generated/bad.py": BAD,
+        },
+    )
+    assert run(tmp_path, "generated/bad.py").returncode == 1
+    assert run(tmp_path, "--force-exclude", "generated/bad.py").returncode == 0
+
+
+def test_show_settings(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": "[tool.nnlint]\nignore = ['NN3']\n"})
+    result = run(tmp_path, "--show-settings", "--jobs", "3", "--no-cache")
+    shown = json.loads(result.stdout)
+    assert shown["ignore"] == ["NN3"]
+    assert shown["jobs"] == 3
+    assert shown["cache-dir"] is None
+    assert "NN301" not in shown["rules"]
