@@ -28,8 +28,9 @@ class Entry:
     """What a file's last analysis produced.
 
     `alone` are its findings analysed on its own; `wanted` the modules that analysis asked
-    for; `final` its findings after analysing it with the files it belongs with, whose
-    stats make up `group`. `analysed` is False for a file the pre-filter skipped.
+    for. A file that asked for modules of the run owns a group (itself and those modules,
+    whose stats make up `group`): `final` is what analysing the group found, in any of its
+    files. `analysed` is False for a file the pre-filter skipped.
     """
 
     stat: tuple[int, int]

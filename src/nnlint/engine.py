@@ -148,28 +148,39 @@ class _Run:
         self.report.files = len(files) - len(self.report.unreadable)
         for result in self._analyse_alone(pending):
             self._record_alone(result)
-        final = {display: result.findings for display, result in self.alone.items()}
-        groups: dict[str, list[tuple[str, int, int]]] = {}
-        for group in self._groups():
-            signature = sorted((str(self.paths[d].resolve()), *self.stats[d]) for d in group)
-            for display in group:
-                groups[display] = signature
-            cached = self._cached_group(group, signature)
-            if cached is not None:
-                final.update(cached)
-                continue
-            inputs = [self.inputs.get(d) or FileInput(self.paths[d], d) for d in sorted(group)]
-            results, sources = analyse(inputs, self.settings)
-            self.report.sources.update(sources)
-            for result in results:
-                final[result.display] = result.findings
-                self._note_errors(result)
-        for findings in final.values():
-            self.report.findings.extend(findings)
-        self.report.findings.sort()
+        groups = self._groups()
+        final: dict[str, list[Finding]] = {}
+        signatures: dict[str, list[tuple[str, int, int]]] = {}
+        for display, result in self.alone.items():
+            if display not in groups:
+                final[display] = result.findings
+        for owner, group in groups.items():
+            signatures[owner] = sorted(
+                (str(self.paths[d].resolve()), *self.stats[d]) for d in group
+            )
+            final[owner] = self._group_findings(owner, group, signatures[owner])
+        self.report.findings = sorted({f for found in final.values() for f in found})
         if self.cache:
-            self._save(final, groups)
+            self._save(final, signatures)
         return self.report
+
+    def _group_findings(
+        self, owner: str, group: set[str], signature: list[tuple[str, int, int]]
+    ) -> list[Finding]:
+        """What analysing `owner` with the modules it asked for finds, in any of them."""
+        entry = self._entry(owner)
+        if (
+            entry is not None
+            and entry.group == signature
+            and not any(d in self.inputs for d in group)
+        ):
+            return entry.final
+        inputs = [self.inputs.get(d) or FileInput(self.paths[d], d) for d in sorted(group)]
+        results, sources = analyse(inputs, self.settings)
+        self.report.sources.update(sources)
+        for result in results:
+            self._note_errors(result)
+        return [f for result in results for f in result.findings]
 
     def _reuse_or_read(self, files: list[Path], explicit: set[Path]) -> list[FileInput]:
         """Take unchanged files' results from the cache; read the others. Files found in
@@ -243,43 +254,37 @@ class _Run:
             self.report.errors.extend(result.errors)
             self.failed.add(result.display)
 
-    def _groups(self) -> list[set[str]]:
-        """Files that must be analysed together: each with the modules it asked for."""
+    def _groups(self) -> dict[str, set[str]]:
+        """For each file that asked for modules of this run: itself, those modules, the
+        modules they asked for, and so on. Shared modules are analysed in each group that
+        needs them rather than joining every group into one."""
         by_module: dict[str, list[str]] = {}
         for display, result in self.alone.items():
             by_module.setdefault(result.module, []).append(display)
-        parent = {display: display for display in self.alone}
-
-        def root(item: str) -> str:
-            while parent[item] != item:
-                parent[item] = parent[parent[item]]
-                item = parent[item]
-            return item
-
-        for display, result in self.alone.items():
-            for module in result.wanted:
-                for other in by_module.get(module, []):
-                    parent[root(other)] = root(display)
-        groups: dict[str, set[str]] = {}
-        for display in self.alone:
-            groups.setdefault(root(display), set()).add(display)
-        return [g for g in groups.values() if len(g) > 1]
+        needs = {
+            display: {o for m in result.wanted for o in by_module.get(m, []) if o != display}
+            for display, result in self.alone.items()
+        }
+        groups = {}
+        for owner, direct in needs.items():
+            if not direct:
+                continue
+            group, stack = {owner}, list(direct)
+            while stack:
+                member = stack.pop()
+                if member not in group:
+                    group.add(member)
+                    stack.extend(needs[member])
+            groups[owner] = group
+        return groups
 
     def _entry(self, display: str) -> Entry | None:
         if self.cache is None:
             return None
         return self.cache.entries.get(str(self.paths[display].resolve()))
 
-    def _cached_group(self, group: set[str], signature: list) -> dict[str, list[Finding]] | None:
-        found = {}
-        for display in group:
-            entry = self._entry(display)
-            if entry is None or display in self.inputs or entry.group != signature:
-                return None
-            found[display] = entry.final
-        return found
-
     def _save(self, final: dict[str, list[Finding]], groups: dict[str, list]) -> None:
+        """Record each file's solo results and, for a group owner, its group's findings."""
         assert self.cache is not None
         for display, result in self.alone.items():
             if display in self.failed:

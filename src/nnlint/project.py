@@ -52,8 +52,9 @@ class Project:
         be analysed together."""
         if key in origin.networks:
             return origin.networks[key], origin
-        module, _, _ = key.rpartition(".")
-        self.wanted.setdefault(origin.path, set()).add(module)
+        module, _, name = key.rpartition(".")
+        if name[:1].isupper() and not (name.isupper() and "_" in name):
+            self.wanted.setdefault(origin.path, set()).add(module)
         candidates = [m for m in self._by_name.get(module, []) if key in m.networks]
         if not candidates:
             return None
