@@ -45,7 +45,8 @@ def hidden_sigmoid_or_tanh(project: Project) -> Iterator[Hit]:
     Not reported: the output layer (a sigmoid for binary or multi-label outputs, a tanh for
     bounded outputs), gates whose output multiplies another tensor (`x * torch.sigmoid(g)`,
     squeeze-and-excitation, GLU/WaveNet units), and any network with recurrent or attention
-    layers, where tanh is part of the design. Only what reaches the network's output is
+    layers, where tanh is part of the design, or that is a part of such a network (a
+    BERT-style pooler or classification head). Only what reaches the network's output is
     followed.
 
     ## Fix safety
@@ -58,9 +59,10 @@ def hidden_sigmoid_or_tanh(project: Project) -> Iterator[Hit]:
     """
     for module in project.modules:
         for network in module.networks.values():
-            if project.is_sequence_model(network, module):
+            hidden = network.hidden_activations(_SATURATING)
+            if not hidden or project.part_of_sequence_model(network, module):
                 continue
-            for gnode in network.hidden_activations(_SATURATING):
+            for gnode in hidden:
                 yield Hit(
                     module.path,
                     gnode.node,

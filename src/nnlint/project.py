@@ -41,8 +41,12 @@ class Project:
         self.broken = broken or []
         self.wanted: dict[str, set[str]] = {}
         self._by_name: dict[str, list[ModuleFacts]] = {}
+        self._users: dict[str, list[tuple[Network, ModuleFacts]]] = {}
         for module in modules:
             self._by_name.setdefault(module.module_name, []).append(module)
+            for network in module.networks.values():
+                for ref in network.submodules:
+                    self._users.setdefault(ref, []).append((network, module))
 
     def network(self, key: str, origin: ModuleFacts) -> tuple[Network, ModuleFacts] | None:
         """Resolve a network key from `origin`: its own module first, then the module it
@@ -77,6 +81,18 @@ class Project:
             if found is not None and self.is_sequence_model(*found, depth + 1):
                 return True
         return False
+
+    def part_of_sequence_model(self, network: Network, module: ModuleFacts, depth: int = 0) -> bool:
+        """True when the network, a network inside it, or a network that uses it as a layer
+        (a classification head inside a transformer) is recurrent or attends."""
+        if self.is_sequence_model(network, module):
+            return True
+        if depth > 8:
+            return False
+        return any(
+            self.part_of_sequence_model(parent, owner, depth + 1)
+            for parent, owner in self._users.get(network.name, [])
+        )
 
     def output_of(
         self, network: Network, module: ModuleFacts, depth: int = 0

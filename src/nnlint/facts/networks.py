@@ -14,6 +14,7 @@ from nnlint.facts.layers import (
     LayerClassifier,
     layer_name,
 )
+from nnlint.facts.names import dotted, name_tokens
 from nnlint.facts.scope import CallSite, ClassInfo, Collector, Scope
 from nnlint.facts.values import Resolver, argument
 
@@ -36,6 +37,11 @@ def network_classes(collected: Collector) -> dict[str, str]:
                     found[name] = framework
                     changed = True
                     break
+    for name, cls in collected.classes.items():
+        # A class with `forward` deriving from a model base nnlint does not know
+        # (`PreTrainedModel`, a project's own `BaseModel`).
+        if name not in found and "forward" in cls.methods and set(cls.bases) - {"object", ""}:
+            found[name] = "torch"
     return found
 
 
@@ -105,11 +111,13 @@ class NetworkFinder:
                     outputs.append(builder.add("unknown", ret, []))
                 else:
                     outputs.extend(builder.value(ret, method))
-        recurrent = _sequence_like(builder)
+        recurrent = _sequence_like(builder) or _attention_name(cls.name)
         refs: set[str] = {n.ref for n in builder.nodes if n.ref}
         for site in self._class_calls.get(cls.name, []):
             framework_name, layer = layer_name(site.qualname)
             if framework_name and layer in _SEQUENCE_LAYERS:
+                recurrent = True
+            if _attention_name(dotted(site.node.func) or ""):
                 recurrent = True
             ref = self.classifier.network_ref(site.node, site.scope)
             if ref is not None:
@@ -155,6 +163,11 @@ class NetworkFinder:
         return Network(
             call_key(self.module, call), call, "keras", builder.nodes, outputs, recurrent
         )
+
+
+def _attention_name(name: str) -> bool:
+    """`BartAttention`, `self.attention_interface(...)`, `scaled_dot_product_attention`."""
+    return any(word in {"attention", "attn", "transformer"} for word in name_tokens(name))
 
 
 def _sequence_like(builder: GraphBuilder) -> bool:

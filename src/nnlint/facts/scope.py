@@ -228,10 +228,17 @@ class Collector(ast.NodeVisitor):
             self._mark_targets(node.value, [node.target])
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        """`x += [...]` binds the added value (lists built piecewise); `x *= g` binds the
+        product `x * g`, so a gate stays a gate."""
         self.visit(node.value)
         if isinstance(node.target, ast.Name):
             assert self._scope is not None
-            self._scope.bind(node.target.id, Binding((node.end_lineno or 0, 0), node.value, "aug"))
+            value: ast.expr = node.value
+            if isinstance(node.op, ast.Mult | ast.MatMult | ast.Div):
+                current = ast.copy_location(ast.Name(node.target.id, ast.Load()), node)
+                value = ast.copy_location(ast.BinOp(current, node.op, node.value), node)
+            pos = (node.end_lineno or 0, node.end_col_offset or 0)
+            self._scope.bind(node.target.id, Binding(pos, value, "aug"))
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
         self.visit(node.value)
