@@ -207,3 +207,10 @@ def test_show_settings(tmp_path: Path) -> None:
     assert shown["jobs"] == 3
     assert shown["cache-dir"] is None
     assert "NN301" not in shown["rules"]
+
+
+def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
+    source = "import torch.nn as nn\nмодель = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))\n"
+    write(tmp_path, {"train.py": source})
+    line = run(tmp_path, "train.py").stdout
+    assert line.startswith("train.py:2:41: NN101 "), line

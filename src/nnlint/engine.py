@@ -369,6 +369,9 @@ def analyse(
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:
     cell, line, col = None, *hit.position
     if source is not None:
+        text = source.line_text(line)
+        if not text.isascii():  # `ast` columns count UTF-8 bytes; users count characters
+            col = len(text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
         cell, line, col = source.position(line, col)
     return Finding(hit.path, line, col, rule.code, hit.message, rule.severity, hit.help, cell)
 
