@@ -14,6 +14,7 @@ import pytest
 from nnlint import engine
 from nnlint.cache import RACY_NS
 from nnlint.config import Settings
+from nnlint.discover import discover
 from nnlint.engine import lint
 from tests.conftest import nnlint_command
 from tests.fixture_expectations import FIXTURES
@@ -210,7 +211,57 @@ def test_show_settings(tmp_path: Path) -> None:
 
 
 def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
-    source = "import torch.nn as nn\nмодель = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))\n"
+    name = "\u043c\u043e\u0434\u0435\u043b\u044c"  # a Cyrillic identifier, 6 characters
+    model = "nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))"
+    source = f"import torch.nn as nn\n{name} = {model}\n"
     write(tmp_path, {"train.py": source})
     line = run(tmp_path, "train.py").stdout
     assert line.startswith("train.py:2:41: NN101 "), line
+
+
+def test_newer_python_syntax_is_a_note_not_a_syntax_error(tmp_path: Path) -> None:
+    newer = "import torch\n\ntype Pair[T] = tuple[T, T]\n"
+    write(tmp_path, {"typed.py": newer, "bad.py": BAD})
+    result = run(tmp_path, ".")
+    if result.stdout.count("NN000"):
+        pytest.fail(result.stdout)
+    if "typed.py" in result.stderr:  # only on a Python older than the syntax
+        assert "uses syntax newer than Python" in result.stderr
+    assert codes(result.stdout) == [("bad.py", "NN101")]
+
+
+def test_python2_code_is_a_syntax_error(tmp_path: Path) -> None:
+    write(tmp_path, {"old.py": "import torch\nprint 'epoch', 1\n"})
+    assert codes(run(tmp_path, "old.py").stdout) == [("old.py", "NN000")]
+
+
+def test_huge_files_are_skipped_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    monkeypatch.setattr(engine, "MAX_FILE_BYTES", 10)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        report = lint([Path(".")], Settings(root=tmp_path))
+    finally:
+        os.chdir(cwd)
+    assert report.findings == []
+    assert any("over the" in note for note in report.notes)
+
+
+def test_unreadable_folders_are_reported(tmp_path: Path) -> None:
+    problems: list[str] = []
+    found = list(discover([tmp_path / "vanished"], Settings(root=tmp_path), problems))
+    assert found == []
+    assert problems and "cannot read folder" in problems[0]
+
+
+def test_broken_symlinks_and_symlink_loops(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    (tmp_path / "ghost.py").symlink_to(tmp_path / "nowhere.py")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    result = run(tmp_path, "--no-respect-gitignore", ".")
+    assert result.returncode == 1
+    assert codes(result.stdout) == [("bad.py", "NN101")]
+    assert "ghost.py: cannot read" in result.stderr

@@ -242,6 +242,8 @@ def finish(report: Report, fmt: str, args: argparse.Namespace) -> int:
     choose the exit code."""
     for problem in report.unreadable + report.errors:
         print(f"nnlint: error: {problem}", file=sys.stderr)
+    for note in report.notes:
+        print(f"nnlint: note: {note}", file=sys.stderr)
     if fmt not in MACHINE_FORMATS or args.output_file:
         print(summary(report), file=sys.stderr)
     return exit_code(report, args.fail_on, args.exit_zero)

@@ -54,7 +54,9 @@ def _git_visible(folder: Path) -> set[Path] | None:
     return {(folder / name).resolve() for name in names if name}
 
 
-def discover(paths: list[Path], settings: Settings) -> Iterator[Path]:
+def discover(
+    paths: list[Path], settings: Settings, problems: list[str] | None = None
+) -> Iterator[Path]:
     """Yield each file to lint once, in a stable order. Files named explicitly are kept
     even when excluded, unless `force-exclude` is set (as pre-commit needs)."""
     seen: set[Path] = set()
@@ -67,7 +69,7 @@ def discover(paths: list[Path], settings: Settings) -> Iterator[Path]:
                 yield path
             continue
         visible = _git_visible(path) if settings.respect_gitignore else None
-        for file in _walk(path, settings):
+        for file in _walk(path, settings, problems):
             resolved = file.resolve()
             if resolved in seen or (visible is not None and resolved not in visible):
                 continue
@@ -75,8 +77,12 @@ def discover(paths: list[Path], settings: Settings) -> Iterator[Path]:
             yield file
 
 
-def _walk(folder: Path, settings: Settings) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
+def _walk(folder: Path, settings: Settings, problems: list[str] | None) -> Iterator[Path]:
+    def unreadable(error: OSError) -> None:
+        if problems is not None:
+            problems.append(f"{error.filename}: cannot read folder: {error.strerror}")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         base = Path(root)
         dirs[:] = sorted(d for d in dirs if not excluded(base / d, settings, folder))
         for name in sorted(files):

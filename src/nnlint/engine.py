@@ -31,6 +31,8 @@ from nnlint.source import SourceFile, read_source, read_text, source_from_text
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 24
+# Larger files are skipped with a note: no training script is this big, generated code is.
+MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Report:
     files: int = 0
     unreadable: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     sources: dict[str, SourceFile] = field(default_factory=dict)
 
     def line_text(self, finding: Finding) -> str:
@@ -76,14 +79,18 @@ class FileResult:
     wanted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     unreadable: str | None = None
+    note: str | None = None
     analysed: bool = True
 
 
 def enabled_rules(settings: Settings) -> list[Rule]:
-    """Rules selected by `select`/`extend-select` and not ignored."""
+    """Static rules selected by `select`/`extend-select` and not ignored (runtime rules are
+    `--probe`'s)."""
     selected = [*settings.select, *settings.extend_select]
     return [
-        r for r in all_rules() if matches(r.code, selected) and not matches(r.code, settings.ignore)
+        r
+        for r in all_rules()
+        if not r.runtime and matches(r.code, selected) and not matches(r.code, settings.ignore)
     ]
 
 
@@ -100,7 +107,9 @@ def lint(
 ) -> Report:
     """Lint files and folders with the given settings, `jobs` processes and an optional cache."""
     explicit = {p.resolve() for p in paths if p.is_file()}
-    return _Run(settings, jobs, cache_dir).run(list(discover(paths, settings)), explicit)
+    run = _Run(settings, jobs, cache_dir)
+    files = list(discover(paths, settings, run.report.unreadable))
+    return run.run(files, explicit)
 
 
 def lint_text(text: str, display: str, settings: Settings) -> Report:
@@ -112,6 +121,7 @@ def lint_text(text: str, display: str, settings: Settings) -> Report:
         for result in results:
             report.findings.extend(result.findings)
             report.errors.extend(result.errors)
+            report.notes.extend([result.note] if result.note else [])
         report.findings.sort()
         return report
 
@@ -144,8 +154,9 @@ class _Run:
     def run(self, files: list[Path], explicit: set[Path]) -> Report:
         if self.cache:
             self.cache.load()
+        unreadable_before = len(self.report.unreadable)
         pending = self._reuse_or_read(files, explicit)
-        self.report.files = len(files) - len(self.report.unreadable)
+        self.report.files = len(files) - (len(self.report.unreadable) - unreadable_before)
         for result in self._analyse_alone(pending):
             self._record_alone(result)
         groups = self._groups()
@@ -193,6 +204,13 @@ class _Run:
                 self.stats[display] = file_stat(path)
             except OSError as error:
                 self.report.unreadable.append(f"{display}: cannot read: {error.strerror}")
+                continue
+            if self.stats[display][1] > MAX_FILE_BYTES:
+                size = self.stats[display][1] // (1024 * 1024)
+                self.report.notes.append(
+                    f"{display}: skipped, {size} MiB is over the {MAX_FILE_BYTES >> 20} MiB limit"
+                )
+                self.alone[display] = FileResult(display, module_name(path), analysed=False)
                 continue
             entry = self._entry(display)
             if entry is not None and not entry.analysed and path.resolve() in explicit:
@@ -247,6 +265,8 @@ class _Run:
         self._note_errors(result)
 
     def _note_errors(self, result: FileResult) -> None:
+        if result.note and result.note not in self.report.notes:
+            self.report.notes.append(result.note)
         if result.unreadable:
             self.report.unreadable.append(result.unreadable)
             self.failed.add(result.display)
@@ -335,13 +355,14 @@ def analyse(
             result.unreadable = f"{item.display}: cannot read: {error.strerror or error}"
     modules: list[ModuleFacts] = []
     for source in sources:
+        results[source.display].note = source.note
         if source.tree is None:
             continue
         try:
             modules.append(extract(source, results[source.display].module))
         except RecursionError:
             results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
-    project = Project(modules, [s for s in sources if s.tree is None])
+    project = Project(modules, [s for s in sources if s.problem is not None])
     by_path = {s.display: s for s in sources}
     for rule in enabled_rules(settings):
         try:

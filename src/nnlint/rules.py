@@ -46,7 +46,11 @@ Check = Callable[["Project"], Iterator[Hit]]
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule: stable code and kebab-case name, severity, one-line summary, doc, check."""
+    """A rule: stable code and kebab-case name, severity, one-line summary, doc, check.
+
+    A `runtime` rule is reported by `nnlint --probe`, which runs the code; the static engine
+    skips it and its check yields nothing.
+    """
 
     code: str
     name: str
@@ -54,17 +58,20 @@ class Rule:
     summary: str
     doc: str
     check: Check
+    runtime: bool = False
 
 
 _REGISTERED: list[Rule] = []
 
 
-def rule(code: str, name: str, *, severity: str, summary: str) -> Callable[[Check], Check]:
+def rule(
+    code: str, name: str, *, severity: str, summary: str, runtime: bool = False
+) -> Callable[[Check], Check]:
     """Register a check function; its docstring is the rule's documentation."""
 
     def register(check: Check) -> Check:
         doc = _dedent_doc(check.__doc__ or "")
-        _REGISTERED.append(Rule(code, name, severity, summary, doc, check))
+        _REGISTERED.append(Rule(code, name, severity, summary, doc, check, runtime))
         return check
 
     return register

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import sys
 import tokenize
 import warnings
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class SourceFile:
     tree: ast.Module | None
     problem: SyntaxProblem | None
     cells: CellMap | None = None
+    note: str | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -67,6 +69,10 @@ def parse(path: Path, display: str, text: str) -> SourceFile:
             warnings.simplefilter("ignore")
             tree = ast.parse(text, filename=display)
     except SyntaxError as error:
+        if _newer_python(text):
+            running = f"{sys.version_info.major}.{sys.version_info.minor}"
+            note = f"{display}: uses syntax newer than Python {running}; not analysed"
+            return SourceFile(path, display, text, None, None, note=note)
         line = error.lineno or 1
         col = max((error.offset or 1) - 1, 0)
         problem = SyntaxProblem(error.msg, line, col)
@@ -74,6 +80,18 @@ def parse(path: Path, display: str, text: str) -> SourceFile:
     except (ValueError, RecursionError, MemoryError) as error:
         return SourceFile(path, display, text, None, SyntaxProblem(str(error), 1, 0))
     return SourceFile(path, display, text, tree, None)
+
+
+def _newer_python(text: str) -> bool:
+    """True when code Python's own parser rejects is valid for a newer Python: libcst's
+    parser knows later grammar (PEP 695 type parameters, PEP 701 f-strings, ...)."""
+    import libcst  # noqa: PLC0415 - only on syntax errors: importing it costs more than parsing
+
+    try:
+        libcst.parse_module(text)
+    except (libcst.ParserSyntaxError, RecursionError, ValueError):
+        return False
+    return True
 
 
 def read_text(path: Path) -> tuple[str, CellMap | None]:
