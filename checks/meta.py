@@ -31,7 +31,8 @@ def syntax_error(project: Project) -> Iterator[Hit]:
     ```
 
     ## Known limits
-    Code written for a newer Python than the one running nnlint may be reported here.
+    Valid code written for a newer Python than the one running nnlint (PEP 695 type
+    parameters on 3.11, say) is not reported: nnlint prints a note that it was not analysed.
 
     ## Fix safety
     No automatic fix.
@@ -48,3 +49,44 @@ def syntax_error(project: Project) -> Iterator[Hit]:
                 f"cannot parse: {problem.message}",
                 "fix the syntax error; nothing else in this file was checked",
             )
+
+
+@rule(
+    "NN002",
+    "internal-error",
+    severity="error",
+    summary="One of nnlint's rules failed on this file: a bug in nnlint.",
+)
+def internal_error(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Marks a file on which one of nnlint's rules raised an exception. The engine reports it
+    (this rule itself checks nothing): the rule and the error are named in the message, the
+    other rules and files are still checked, and the run exits with code 2.
+
+    ## Why is this bad?
+    A rule that fails says nothing about the file, so a mistake it should catch may be
+    missed. Silently skipping it would hide that.
+
+    ## Example
+    ```python
+    # any file on which a rule crashes
+    import torch
+    ```
+
+    ## Use instead
+    ```python
+    # nothing to change in your code: report the traceback that `--verbose` prints
+    import torch
+    ```
+
+    ## Known limits
+    When a rule fails only on several files together, every file of that run is marked.
+
+    ## Fix safety
+    No automatic fix.
+
+    ## References
+    - `nnlint --verbose` prints the traceback of each internal error.
+    """
+    return iter(())

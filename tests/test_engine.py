@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from nnlint import engine
+from nnlint import cli, engine
 from nnlint.cache import RACY_NS
 from nnlint.config import Settings
 from nnlint.discover import discover
 from nnlint.engine import lint
+from nnlint.rules import Rule, all_rules
 from tests.conftest import nnlint_command
 from tests.fixture_expectations import FIXTURES
 from tests.test_cli import BAD, GOOD, codes, run, write
@@ -265,3 +266,28 @@ def test_broken_symlinks_and_symlink_loops(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert codes(result.stdout) == [("bad.py", "NN101")]
     assert "ghost.py: cannot read" in result.stderr
+
+
+def _exploding_rule() -> Rule:
+    def check(project):
+        for module in project.modules:
+            if "boom" in module.source.text:
+                raise ValueError("kaboom")
+        return iter(())
+
+    return Rule("NN199", "explodes", "warning", "Fails on purpose.", "", check)
+
+
+def test_an_internal_error_is_a_finding_on_the_failing_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, {"bad.py": BAD, "boom.py": "import torch  # boom\n"})
+    monkeypatch.setattr(engine, "all_rules", lambda: (*all_rules(), _exploding_rule()))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([".", "--no-cache"]) == 2
+    out, err = capsys.readouterr()
+    assert [line.split(": ")[1].split()[0] for line in out.splitlines()] == ["NN101", "NN002"]
+    assert "boom.py:1:1: NN002 internal error in NN199 (explodes): ValueError: kaboom" in out
+    assert "Traceback" not in err
+    assert cli.main([".", "--no-cache", "--verbose"]) == 2
+    assert "Traceback" in capsys.readouterr().err

@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--show-settings", action="store_true", help="print the effective settings and exit"
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print tracebacks of internal errors"
+    )
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     return parser
 
@@ -241,7 +244,8 @@ def finish(report: Report, fmt: str, args: argparse.Namespace) -> int:
     """Print problems and the summary to stderr (machine formats on stdout stay quiet) and
     choose the exit code."""
     for problem in report.unreadable + report.errors:
-        print(f"nnlint: error: {problem}", file=sys.stderr)
+        shown = problem if args.verbose else problem.split("\n", 1)[0]
+        print(f"nnlint: error: {shown.rstrip()}", file=sys.stderr)
     for note in report.notes:
         print(f"nnlint: note: {note}", file=sys.stderr)
     if fmt not in MACHINE_FORMATS or args.output_file:

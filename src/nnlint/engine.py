@@ -12,6 +12,7 @@ import fnmatch
 import gc
 import multiprocessing
 import os
+import traceback
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from nnlint.cache import Cache, Entry, digest, file_stat, settings_key
 from nnlint.config import Settings
+from nnlint.configs import ConfigFile, config_key, is_config_path
+from nnlint.configs.select import read_for_run, worth_parsing
 from nnlint.discover import discover
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
@@ -26,9 +29,11 @@ from nnlint.noqa import file_exempt, suppressed
 from nnlint.notebook import CellMap, NotebookError
 from nnlint.prefilter import imports_ml_framework
 from nnlint.project import Project, module_name
-from nnlint.rules import Hit, Rule, all_rules, matches
+from nnlint.rules import Hit, Rule, all_rules, matches, rule_by_code
 from nnlint.source import SourceFile, read_source, read_text, source_from_text
 
+INTERNAL_ERROR = "NN002"
+_REPORT_IT = "this is a bug in nnlint: run with --verbose and report the traceback"
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 24
 # Larger files are skipped with a note: no training script is this big, generated code is.
@@ -239,9 +244,9 @@ class _Run:
             if (
                 text is not None
                 and path.resolve() not in explicit
-                and not (imports_ml_framework(text))
+                and not _worth_analysing(path, text, self.settings)
             ):
-                self.alone[display] = FileResult(display, module_name(path), analysed=False)
+                self.alone[display] = FileResult(display, file_module(path), analysed=False)
                 continue
             pending.append(item)
         return pending
@@ -344,10 +349,15 @@ def analyse(
     """Parse the files, extract their facts and run the rules over them as one project."""
     sources: list[SourceFile] = []
     results: dict[str, FileResult] = {}
+    configs: list[ConfigFile] = []
     for item in items:
-        result = results[item.display] = FileResult(item.display, module_name(item.path))
+        result = results[item.display] = FileResult(item.display, file_module(item.path))
         try:
-            if item.text is not None:
+            if is_config_path(item.path):
+                source, config = read_for_run(item.path, item.display, item.text, settings)
+                sources.append(source)
+                configs.append(config)
+            elif item.text is not None:
                 sources.append(source_from_text(item.path, item.display, item.text, item.cells))
             else:
                 sources.append(read_source(item.path, item.display))
@@ -362,16 +372,13 @@ def analyse(
             modules.append(extract(source, results[source.display].module))
         except RecursionError:
             results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
-    project = Project(modules, [s for s in sources if s.problem is not None])
+    project = Project(modules, [s for s in sources if s.problem is not None], configs)
     by_path = {s.display: s for s in sources}
     for rule in enabled_rules(settings):
         try:
             hits = list(rule.check(project))
-        except Exception as error:
-            for result in results.values():
-                result.errors.append(
-                    f"internal error in {rule.code} ({rule.name}) on {result.display}: {error!r}"
-                )
+        except Exception:
+            _internal_error(rule, project, results)
             continue
         for hit in hits:
             source = by_path.get(hit.path)
@@ -385,6 +392,43 @@ def analyse(
     for result in results.values():
         result.findings = sorted(set(result.findings))
     return list(results.values()), by_path
+
+
+def file_module(path: Path) -> str:
+    """The name other files ask for a file by: a module name, or a config's key."""
+    return config_key(path) if is_config_path(path) else module_name(path)
+
+
+def _worth_analysing(path: Path, text: str, settings: Settings) -> bool:
+    """The cheap pre-filter: Python that imports an ML framework, configs with training keys."""
+    if is_config_path(path):
+        return worth_parsing(path, text, settings)
+    return imports_ml_framework(text)
+
+
+def _internal_error(rule: Rule, project: Project, results: dict[str, FileResult]) -> None:
+    """Blame the files on which the rule fails on its own (all of them if it fails only on
+    the whole project): each gets an NN002 finding and an error with the traceback."""
+    failing = {}
+    for module in project.modules:
+        try:
+            list(rule.check(Project([module])))
+        except Exception:
+            failing[module.path] = traceback.format_exc()
+    if not failing:
+        trace = traceback.format_exc()
+        failing = dict.fromkeys(results, trace)
+    meta = rule_by_code(INTERNAL_ERROR)
+    for display, trace in failing.items():
+        if display not in results:
+            continue
+        problem = trace.strip().splitlines()[-1]
+        text = f"internal error in {rule.code} ({rule.name}): {problem}"
+        results[display].errors.append(f"{display}: {text}\n{trace}")
+        if meta is not None:
+            results[display].findings.append(
+                Finding(display, 1, 0, meta.code, text, meta.severity, _REPORT_IT)
+            )
 
 
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:
