@@ -68,11 +68,12 @@ def test_cross_module_pairing_is_found_in_a_group_pass(tmp_path: Path) -> None:
 
 
 def test_warm_cache_gives_the_same_findings_without_reading_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tmp_path = tmp_path_factory.mktemp("project")
     write(tmp_path, {"models.py": MODELS, "train.py": TRAIN, "bad.py": BAD})
     _age(tmp_path)
-    cache = tmp_path / "cache"
+    cache = tmp_path_factory.mktemp("cache")
     cold = _lint(tmp_path, cache_dir=cache)
     reads: list[Path] = []
     original = engine.read_text
