@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 
 from nnlint.config import Settings
-from nnlint.engine import lint
-from nnlint.engine import INTERNAL_ERROR
+from nnlint.engine import INTERNAL_ERROR, lint
 from nnlint.rules import all_rules
 from tests.fixture_expectations import FIXTURES, expected_findings
-
 
 ENGINE_REPORTED = {INTERNAL_ERROR}
 
