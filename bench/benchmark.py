@@ -12,6 +12,7 @@ keeps them in bench/.work/. It measures, each command in a fresh process:
 - the peak memory of each run;
 - TorchFix (`torchfix --select ALL`) and nnlint with the same number of jobs on the first
   300 files of the corpus;
+- a fuzz pass: every corpus file analysed (no pre-filter), counting internal errors;
 
 and prints a table with lines/s and the ratios against the targets. A benchmark, not a
 test: the numbers depend on the machine.
@@ -100,6 +101,29 @@ print(time.perf_counter() - start, sum(x.count(chr(10)) for x in texts))
     return float(seconds), int(lines)
 
 
+def fuzz(files: list[Path]) -> tuple[int, int]:
+    """Analyse every file on its own, ML imports or not; (files, internal errors)."""
+    script = """
+import sys
+from pathlib import Path
+from nnlint.config import Settings
+from nnlint.engine import FileInput, analyse
+paths = open(sys.argv[1], encoding="utf-8").read().splitlines()
+errors = 0
+for path in paths:
+    results, _ = analyse([FileInput(Path(path), path)], Settings())
+    errors += sum(len(r.errors) for r in results)
+print(len(paths), errors)
+"""
+    listing = WORK / "fuzz.txt"
+    listing.write_text("\n".join(map(str, files)), encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(listing)], capture_output=True, text=True, check=True
+    )
+    checked, errors = out.stdout.split()
+    return int(checked), int(errors)
+
+
 def main() -> int:
     WORK.mkdir(exist_ok=True)
     source = corpus()
@@ -138,6 +162,8 @@ def main() -> int:
         f"{'TorchFix --select ALL':<28}{tf_time:>10.2f}{sample_lines / tf_time:>14,.0f}{tf_mem:>10}"
     )
     print(f"{'nnlint':<28}{nn_time:>10.2f}{sample_lines / nn_time:>14,.0f}{nn_mem:>10}")
+    checked, errors = fuzz(files)
+    print(f"\nfuzz pass: {checked} files analysed, {errors} internal errors (target: 0)")
     print("\nratios (target):")
     print(f"  nnlint cold 1 job / ast.parse   {cold1 / floor:6.1f}x  (<= 4x)")
     print(f"  TorchFix / nnlint               {tf_time / nn_time:6.1f}x  (>= 30x)")

@@ -3,6 +3,7 @@ oracle on generated Sequential models."""
 
 from __future__ import annotations
 
+import ast
 import random
 from pathlib import Path
 
@@ -91,3 +92,12 @@ def _findings(files: list[Path]) -> list:
     items = [FileInput(f, f.relative_to(FIXTURES).as_posix()) for f in files]
     results, _ = analyse(items, Settings(root=FIXTURES))
     return sorted(f for r in results for f in r.findings)
+
+
+def test_a_sample_of_the_standard_library_has_no_internal_errors() -> None:
+    """The CI-sized fuzz pass; bench/benchmark.py runs the whole transformers wheel."""
+    library = Path(ast.__file__).parent
+    files = sorted(library.glob("*.py"))[:150] + sorted(library.glob("json/*.py"))
+    for file in files:
+        results, _ = analyse([FileInput(file, file.name)], Settings())
+        assert not [e for r in results for e in r.errors], file
