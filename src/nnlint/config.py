@@ -49,7 +49,7 @@ class ConfigError(Exception):
 class Settings:
     """Effective settings for one run."""
 
-    select: list[str] = field(default_factory=lambda: ["ALL"])
+    select: list[str] | None = None  # None: the rules that are on by default
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
@@ -88,7 +88,7 @@ def load_settings(pyproject: Path | None) -> Settings:
         return Settings(root=pyproject.parent)
     validate(table, pyproject)
     settings = Settings(root=pyproject.parent, source=pyproject)
-    settings.select = table.get("select", settings.select)
+    settings.select = table.get("select")
     settings.extend_select = table.get("extend-select", [])
     settings.ignore = table.get("ignore", [])
     settings.exclude = table.get("exclude", settings.exclude) + table.get("extend-exclude", [])

@@ -89,14 +89,15 @@ class FileResult:
 
 
 def enabled_rules(settings: Settings) -> list[Rule]:
-    """Static rules selected by `select`/`extend-select` and not ignored (runtime rules are
-    `--probe`'s)."""
-    selected = [*settings.select, *settings.extend_select]
-    return [
-        r
-        for r in all_rules()
-        if not r.runtime and matches(r.code, selected) and not matches(r.code, settings.ignore)
-    ]
+    """Static rules selected and not ignored: without `select`, the rules that are on by
+    default plus `extend-select`; with it, exactly the selection (`ALL`: every rule).
+    Runtime rules are `--probe`'s."""
+    if settings.select is None:
+        chosen = [r for r in all_rules() if r.default or matches(r.code, settings.extend_select)]
+    else:
+        selected = [*settings.select, *settings.extend_select]
+        chosen = [r for r in all_rules() if matches(r.code, selected)]
+    return [r for r in chosen if not r.runtime and not matches(r.code, settings.ignore)]
 
 
 def display_path(path: Path) -> str:

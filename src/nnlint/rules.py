@@ -49,7 +49,8 @@ class Rule:
     """A rule: stable code and kebab-case name, severity, one-line summary, doc, check.
 
     A `runtime` rule is reported by `nnlint --probe`, which runs the code; the static engine
-    skips it and its check yields nothing.
+    skips it and its check yields nothing. A rule that is not `default` runs only when
+    selected (by code, prefix or `ALL`): for checks that are useful but noisy.
     """
 
     code: str
@@ -59,19 +60,26 @@ class Rule:
     doc: str
     check: Check
     runtime: bool = False
+    default: bool = True
 
 
 _REGISTERED: list[Rule] = []
 
 
 def rule(
-    code: str, name: str, *, severity: str, summary: str, runtime: bool = False
+    code: str,
+    name: str,
+    *,
+    severity: str,
+    summary: str,
+    runtime: bool = False,
+    default: bool = True,
 ) -> Callable[[Check], Check]:
     """Register a check function; its docstring is the rule's documentation."""
 
     def register(check: Check) -> Check:
         doc = _dedent_doc(check.__doc__ or "")
-        _REGISTERED.append(Rule(code, name, severity, summary, doc, check, runtime))
+        _REGISTERED.append(Rule(code, name, severity, summary, doc, check, runtime, default))
         return check
 
     return register
