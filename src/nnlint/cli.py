@@ -15,10 +15,12 @@ from nnlint.config import ConfigError, Settings, find_pyproject, load_settings
 from nnlint.discover import excluded_file
 from nnlint.engine import Report, enabled_rules, lint, lint_text
 from nnlint.findings import SEVERITIES
+from nnlint.fixes import apply_fixes
 from nnlint.report import FORMATS, MACHINE_FORMATS, render, statistics, summary, write_output
 from nnlint.rules import CODE_PATTERN, all_rules, rule_by_code
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+MAX_FIX_ROUNDS = 10
 
 
 def _codes(value: str) -> list[str]:
@@ -97,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--show-settings", action="store_true", help="print the effective settings and exit"
     )
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes, then report")
+    parser.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="also apply (and mark) fixes that change behaviour",
+    )
+    parser.add_argument(
+        "--diff", action="store_true", help="show the fixes as a diff, write nothing"
+    )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print tracebacks of internal errors"
     )
@@ -154,6 +165,25 @@ def _cache_dir(settings: Settings, args: argparse.Namespace) -> Path | None:
     if args.no_cache:
         return None
     return args.cache_dir or settings.root / DEFAULT_DIR
+
+
+def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace) -> Report | None:
+    """Apply fixes and lint again until nothing more is fixable (a fix can expose another:
+    two softmax layers in a row), at most MAX_FIX_ROUNDS times; the last report."""
+    fixed = 0
+    for _ in range(MAX_FIX_ROUNDS):
+        outcome = apply_fixes(report.findings, unsafe=args.unsafe_fixes, write=True)
+        for problem in outcome.problems:
+            print(f"nnlint: error: {problem}", file=sys.stderr)
+        fixed += outcome.applied
+        if not outcome.changed:
+            break
+        relinted = run_lint(settings, args)
+        if relinted is None:
+            return None
+        report = relinted
+    print(f"nnlint: fixed {fixed} findings", file=sys.stderr)
+    return report
 
 
 def run_lint(settings: Settings, args: argparse.Namespace) -> Report | None:
@@ -216,6 +246,21 @@ def main(argv: list[str] | None = None) -> int:
     report = run_lint(settings, args)
     if report is None:
         return EXIT_ERROR
+    if args.fix or args.diff:
+        if args.stdin_filename:
+            print("nnlint: error: --fix and --diff need files, not standard input", file=sys.stderr)
+            return EXIT_ERROR
+        if args.diff:
+            outcome = apply_fixes(report.findings, unsafe=args.unsafe_fixes, write=False)
+            for problem in outcome.problems:
+                print(f"nnlint: error: {problem}", file=sys.stderr)
+            sys.stdout.write("".join(outcome.diffs))
+            print(f"nnlint: would fix {outcome.applied} findings", file=sys.stderr)
+            return EXIT_FINDINGS if outcome.applied else EXIT_CLEAN
+        report = fix_until_done(report, settings, args)
+        if report is None:
+            return EXIT_ERROR
+    report.show_unsafe_fixes = args.unsafe_fixes
     if args.write_baseline:
         write_baseline(args.write_baseline, report.findings, report.line_text)
         count = len(report.findings)

@@ -51,6 +51,7 @@ class Report:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sources: dict[str, SourceFile] = field(default_factory=dict)
+    show_unsafe_fixes: bool = False
 
     def line_text(self, finding: Finding) -> str:
         """The source line a finding points at (of its notebook cell, in a notebook)."""

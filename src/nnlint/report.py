@@ -18,14 +18,23 @@ from pathlib import Path
 
 from nnlint.engine import Report
 from nnlint.findings import Finding
+from nnlint.fixes import fixer_for
 from nnlint.junit import junit
 from nnlint.rules import rule_by_code
 from nnlint.sarif import cell_text, repo_path, sarif
 
 
 def concise(report: Report) -> str:
-    """`path:line:col: CODE message`, one line per finding (columns 1-based)."""
-    return "".join(f"{f.location}: {f.code} {f.text}\n" for f in report.findings)
+    """`path:line:col: CODE message`, one line per finding (columns 1-based); `[*]` marks
+    a finding `--fix` can fix (unsafe fixes too with `--unsafe-fixes`)."""
+    return "".join(
+        f"{f.location}: {f.code} {_fix_mark(f, report)}{f.text}\n" for f in report.findings
+    )
+
+
+def _fix_mark(finding: Finding, report: Report) -> str:
+    fixer = fixer_for(finding)
+    return "[*] " if fixer and (fixer.safe or report.show_unsafe_fixes) else ""
 
 
 def full(report: Report) -> str:

@@ -50,6 +50,8 @@ def torch_loss_kind(site: CallSite, resolver: Resolver) -> str | None:
         last = site.qualname.rpartition(".")[2]
         return tables.TORCH_LOSSES[site.qualname] if last[0].islower() else None
     func = site.node.func
+    if isinstance(func, ast.Call):  # `nn.CrossEntropyLoss()(logits, y)`
+        return tables.TORCH_LOSSES.get(resolver.call_name(func, site.scope) or "")
     if not isinstance(func, ast.Name | ast.Attribute):
         return None
     kinds = set()

@@ -1,0 +1,190 @@
+"""`--fix`, `--unsafe-fixes` and `--diff`: expected rewrites, idempotence and safe writes."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnlint import fixes
+from nnlint.findings import Finding
+from nnlint.fixes import apply_fixes, write_atomically
+from tests.test_cli import BAD, run, write
+
+PAIRS = Path(__file__).parent / "data" / "fixes"
+
+
+@pytest.mark.parametrize("name", sorted(p.name[:-6] for p in PAIRS.glob("*.in.py")))
+def test_fix_gives_the_expected_code_and_a_second_run_changes_nothing(
+    tmp_path: Path, name: str
+) -> None:
+    write(tmp_path, {})
+    target = tmp_path / "train.py"
+    shutil.copy(PAIRS / f"{name}.in.py", target)
+    run(tmp_path, "--fix", "--unsafe-fixes", "--no-cache", "train.py")
+    assert target.read_text("utf-8") == (PAIRS / f"{name}.out.py").read_text("utf-8")
+    again = run(tmp_path, "--fix", "--unsafe-fixes", "--no-cache", "train.py")
+    assert "fixed 0 findings" in again.stderr
+    assert target.read_text("utf-8") == (PAIRS / f"{name}.out.py").read_text("utf-8")
+
+
+def test_safe_fixes_only_without_unsafe_fixes(tmp_path: Path) -> None:
+    write(tmp_path, {})
+    target = tmp_path / "train.py"
+    shutil.copy(PAIRS / "softmax_and_shuffle.in.py", target)
+    result = run(tmp_path, "--fix", "--no-cache", "train.py")
+    fixed = target.read_text("utf-8")
+    assert "shuffle=True" in fixed
+    assert "nn.Softmax(dim=1)" in fixed
+    assert "fixed 1 findings" in result.stderr
+    assert result.returncode == 1  # the unsafe ones remain
+
+
+def test_concise_output_marks_fixable_findings(tmp_path: Path) -> None:
+    write(tmp_path, {})
+    shutil.copy(PAIRS / "softmax_and_shuffle.in.py", tmp_path / "train.py")
+    lines = run(tmp_path, "--no-cache", "train.py").stdout.splitlines()
+    assert [("[*]" in line) for line in lines] == [False, False, True]
+    lines = run(tmp_path, "--no-cache", "--unsafe-fixes", "train.py").stdout.splitlines()
+    assert all("[*]" in line for line in lines)
+
+
+def test_diff_writes_nothing(tmp_path: Path) -> None:
+    write(tmp_path, {})
+    target = tmp_path / "train.py"
+    shutil.copy(PAIRS / "softmax_and_shuffle.in.py", target)
+    before = target.read_bytes()
+    result = run(tmp_path, "--diff", "--no-cache", "train.py")
+    assert result.returncode == 1
+    assert "+    shuffle=True," in result.stdout
+    assert target.read_bytes() == before
+
+
+def test_fix_keeps_mode_and_crlf_line_endings(tmp_path: Path) -> None:
+    write(tmp_path, {})
+    target = tmp_path / "train.py"
+    text = (PAIRS / "softmax_and_shuffle.in.py").read_text("utf-8").replace("\n", "\r\n")
+    target.write_bytes(text.encode())
+    target.chmod(0o754)
+    run(tmp_path, "--fix", "--no-cache", "train.py")
+    fixed = target.read_bytes()
+    assert b"shuffle=True,\r\n" in fixed
+    assert b"\n" not in fixed.replace(b"\r\n", b"")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o754
+
+
+def test_a_fix_that_would_not_parse_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "train.py"
+    shutil.copy(PAIRS / "softmax_and_shuffle.in.py", target)
+    before = target.read_bytes()
+
+    def broken(_: str) -> None:
+        raise SyntaxError("invalid syntax")
+
+    monkeypatch.setattr(fixes.ast, "parse", broken)
+    finding = Finding(str(target), 25, 15, "NN202", "training DataLoader does not shuffle")
+    outcome = apply_fixes([finding], unsafe=False, write=True)
+    assert outcome.applied == 0
+    assert "would not parse" in outcome.problems[0]
+    assert target.read_bytes() == before
+
+
+def test_an_interrupted_write_leaves_the_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "train.py"
+    target.write_text(BAD, encoding="utf-8")
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fixes.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, "changed\n")
+    assert target.read_text("utf-8") == BAD
+    assert os.listdir(tmp_path) == ["train.py"]
+
+
+def test_zero_grad_and_adamw_rewrites(tmp_path: Path) -> None:
+    source = (
+        "import torch\n"
+        "from torch.optim import Adam\n"
+        "opt = Adam(model.parameters(), lr=1e-3, weight_decay=0.01)\n"
+        "sgd = torch.optim.Adam(model.parameters(), weight_decay=0.01)\n"
+        "for x, y in loader:\n"
+        "    loss = criterion(model(x), y)\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+    )
+    target = tmp_path / "train.py"
+    target.write_text(source, encoding="utf-8")
+    findings = [
+        Finding(str(target), 3, 6, "NN402", "Adam with weight_decay"),
+        Finding(str(target), 4, 6, "NN402", "Adam with weight_decay"),
+        Finding(str(target), 5, 0, "NN303", "no zero_grad"),
+    ]
+    outcome = apply_fixes(findings, unsafe=True, write=True)
+    assert outcome.applied == 3
+    assert target.read_text("utf-8") == (
+        "import torch\n"
+        "from torch.optim import Adam, AdamW\n"
+        "opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)\n"
+        "sgd = torch.optim.AdamW(model.parameters(), weight_decay=0.01)\n"
+        "for x, y in loader:\n"
+        "    opt.zero_grad()\n"
+        "    loss = criterion(model(x), y)\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+    )
+
+
+def _output_softmax(layers: list[str]) -> int | None:
+    """Index of a softmax that is the model's output (only dropout after it)."""
+    for index in range(len(layers) - 1, -1, -1):
+        if layers[index] == "nn.Softmax(dim=1)":
+            return index
+        if layers[index] != "nn.Dropout(0.1)":
+            return None
+    return None
+
+
+ACTIVATIONS = ["nn.ReLU()", "nn.Softmax(dim=1)", "nn.Dropout(0.1)", "nn.Linear(8, 8)"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(ACTIVATIONS), min_size=1, max_size=6), st.booleans())
+def test_generated_fixes_parse_keep_other_code_and_are_idempotent(
+    tmp_path_factory: pytest.TempPathFactory, layers: list[str], trailing: bool
+) -> None:
+    folder = tmp_path_factory.mktemp("gen")
+    write(folder, {})
+    body = "".join(f"    {layer},\n" for layer in layers)
+    if not trailing:
+        body = body.rstrip(",\n") + "\n"
+    source = (
+        "import torch.nn as nn\n\n"
+        f"model = nn.Sequential(\n    nn.Linear(4, 8),\n{body})\n"
+        "loss = nn.CrossEntropyLoss()(model(x), y)\n"
+    )
+    target = folder / "train.py"
+    target.write_text(source, encoding="utf-8")
+    run(folder, "--fix", "--unsafe-fixes", "--no-cache", "train.py")
+    fixed = target.read_text("utf-8")
+    tree = ast.parse(fixed)
+    expected = ["nn.Linear(4, 8)", *layers]
+    while _output_softmax(expected) is not None:
+        del expected[_output_softmax(expected)]
+    call = tree.body[1].value
+    assert [ast.unparse(a) for a in call.args] == expected, (source, fixed)
+    assert ast.unparse(tree.body[2]) == "loss = nn.CrossEntropyLoss()(model(x), y)"
+    again = run(folder, "--fix", "--unsafe-fixes", "--no-cache", "train.py")
+    assert "fixed 0 findings" in again.stderr
+    assert target.read_text("utf-8") == fixed
