@@ -56,6 +56,8 @@ class Settings:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     respect_gitignore: bool = True
     force_exclude: bool = False
+    config_files: list[str] = field(default_factory=list)
+    config_schemas: dict[str, Path] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)
     source: Path | None = None
 
@@ -95,7 +97,22 @@ def load_settings(pyproject: Path | None) -> Settings:
     settings.per_file_ignores = table.get("per-file-ignores", {})
     settings.respect_gitignore = table.get("respect-gitignore", True)
     settings.force_exclude = table.get("force-exclude", False)
+    settings.config_files = table.get("config-files", [])
+    settings.config_schemas = _config_schemas(table.get("config-schemas", {}), pyproject)
     return settings
+
+
+def _config_schemas(table: dict[str, str], pyproject: Path) -> dict[str, Path]:
+    """`config-schemas`: glob -> JSON Schema file, relative to the pyproject.toml."""
+    schemas = {}
+    for pattern, name in table.items():
+        schema = pyproject.parent / name
+        if not schema.is_file():
+            raise ConfigError(
+                f"{pyproject.name}::$.tool.nnlint.config-schemas.{pattern}: no such file: {name}"
+            )
+        schemas[pattern] = schema
+    return schemas
 
 
 def validate(table: object, pyproject: Path) -> None:

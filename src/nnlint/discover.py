@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nnlint.config import Settings
+from nnlint.configs.file import CONFIG_SUFFIXES, MAX_CONFIG_BYTES
 
 PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")
 
@@ -87,5 +88,18 @@ def _walk(folder: Path, settings: Settings, problems: list[str] | None) -> Itera
         dirs[:] = sorted(d for d in dirs if not excluded(base / d, settings, folder))
         for name in sorted(files):
             file = base / name
-            if name.endswith(PYTHON_SUFFIXES) and not excluded(file, settings, folder):
+            if _lintable(file) and not excluded(file, settings, folder):
                 yield file
+
+
+def _lintable(file: Path) -> bool:
+    """Python files and notebooks; YAML/JSON small enough to be a config, not data."""
+    name = file.name.lower()
+    if name.endswith(PYTHON_SUFFIXES):
+        return True
+    if not name.endswith(CONFIG_SUFFIXES):
+        return False
+    try:
+        return file.stat().st_size <= MAX_CONFIG_BYTES
+    except OSError:
+        return False

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnlint.configs import ConfigFile, config_key
 from nnlint.facts import ModuleFacts
 from nnlint.facts.graph import Network, Output
 from nnlint.facts.losses import LossUse
@@ -36,9 +37,16 @@ def module_name(path: Path) -> str:
 class Project:
     """All modules of one run, with cross-module lookups."""
 
-    def __init__(self, modules: list[ModuleFacts], broken: list[SourceFile] | None = None) -> None:
+    def __init__(
+        self,
+        modules: list[ModuleFacts],
+        broken: list[SourceFile] | None = None,
+        configs: list[ConfigFile] | None = None,
+    ) -> None:
         self.modules = modules
         self.broken = broken or []
+        self.configs = configs or []
+        self._configs = {c.key: c for c in self.configs}
         self.wanted: dict[str, set[str]] = {}
         self._by_name: dict[str, list[ModuleFacts]] = {}
         self._users: dict[str, list[tuple[Network, ModuleFacts]]] = {}
@@ -69,6 +77,18 @@ class Project:
         ):
             return None
         return ranked[0].networks[key], ranked[0]
+
+    def config_file(self, path: Path, origin: ModuleFacts) -> ConfigFile | None:
+        """The config at `path` when it is a file of this run; asking for it records it in
+        `wanted`, so the code and the config are analysed together."""
+        key = config_key(path)
+        if key not in self._configs:
+            self.wanted.setdefault(origin.path, set()).add(key)
+        return self._configs.get(key)
+
+    def training_configs(self) -> list[ConfigFile]:
+        """Configs of this run recognised as training configs that parsed."""
+        return [c for c in self.configs if c.training and c.error is None]
 
     def is_sequence_model(self, network: Network, module: ModuleFacts, depth: int = 0) -> bool:
         """True when the network, or a network it uses as a layer, is recurrent or attends."""
