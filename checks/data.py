@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from nnlint.checks import config
+
 from nnlint import tables
 from nnlint.facts import ModuleFacts
 from nnlint.facts.data import name_role
@@ -138,6 +140,7 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
     - https://pytorch.org/docs/stable/data.html#torch.utils.data.DataLoader
     - https://www.tensorflow.org/guide/data_performance
     """
+    from_configs = []
     for module in project.modules:
         trained_on = module.training_loaders
         for site in module.collected.training_calls:
@@ -145,9 +148,10 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
                 continue
             if _loader_role(module, site, trained_on) != "train":
                 continue
-            if module.data.loader_shuffles(site.node, site.scope) is False and not (
-                module.data.is_iterable_dataset(site.node, site.scope)
-            ):
+            shuffles = module.data.loader_shuffles(site.node, site.scope)
+            if shuffles is None:
+                from_configs.append((module, site))
+            elif shuffles is False and not (module.data.is_iterable_dataset(site.node, site.scope)):
                 yield Hit(
                     module.path,
                     site.node,
@@ -171,6 +175,13 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
                 "the tf.data training pipeline is never shuffled",
                 "add .shuffle(buffer_size) before .batch() in the training pipeline",
             )
+    reported: set[tuple[str, tuple[int, int]]] = set()
+    for hit in config.unshuffled_via_code(project, from_configs):
+        reported.add((hit.path, hit.position))
+        yield hit
+    for hit in config.unshuffled_in_configs(project):
+        if (hit.path, hit.position) not in reported:
+            yield hit
 
 
 def _loader_role(module: ModuleFacts, site: CallSite, trained_on: set[int]) -> str | None:
@@ -257,6 +268,7 @@ def test_set_in_tuning(project: Project) -> Iterator[Hit]:
                         "select on a validation split; evaluate the test set once after training",
                     )
         yield from _test_in_objective(module)
+    yield from config.test_as_validation_in_configs(project)
 
 
 def _is_test(module: ModuleFacts, expr: ast.expr | None, site: CallSite) -> bool:

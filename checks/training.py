@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from nnlint.checks import config
+
 from nnlint import tables
 from nnlint.facts import ModuleFacts
 from nnlint.facts.data import name_role
@@ -94,6 +96,7 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
                     "nothing stops training or keeps the best model",
                     _EARLY_HELP,
                 )
+    yield from config.unstopped_in_configs(project)
 
 
 def _is_fit(call: ast.Call) -> bool:

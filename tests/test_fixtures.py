@@ -49,6 +49,8 @@ def test_every_rule_has_true_positive_and_true_negative_fixtures() -> None:
         if rule.code in ENGINE_REPORTED or rule.runtime:
             continue  # covered by tests/test_engine.py and the probe's tests
         folder = FIXTURES / rule.code
+        if rule.code.startswith("NN7"):
+            folder = FIXTURES / "configs" / rule.code
         tps = list(folder.glob("tp_*"))
         assert tps, f"{rule.code} has no true-positive fixtures"
         if rule.code != "NN000":

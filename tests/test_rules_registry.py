@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 import pytest
+import yaml
 
 from nnlint.findings import SEVERITIES
 from nnlint.rules import DOC_HEADINGS, Rule, all_rules
@@ -64,16 +65,20 @@ def test_rule_text(rule: Rule) -> None:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
-def test_rule_examples_are_python_and_the_fix_parses(rule: Rule) -> None:
+def test_rule_examples_parse(rule: Rule) -> None:
     parts = sections(rule)
+    language = "yaml" if rule.code.startswith("NN7") else "python"
     blocks = {
-        name: re.findall(r"```python\n(.*?)```", parts[name], re.DOTALL)
+        name: re.findall(rf"```{language}\n(.*?)```", parts[name], re.DOTALL)
         for name in ("Example", "Use instead")
     }
-    assert blocks["Example"], "Example has no ```python block"
-    assert blocks["Use instead"], "Use instead has no ```python block"
+    assert blocks["Example"], f"Example has no ```{language} block"
+    assert blocks["Use instead"], f"Use instead has no ```{language} block"
     for block in blocks["Use instead"]:
-        ast.parse(block)
+        if language == "yaml":
+            yaml.safe_load(block)
+        else:
+            ast.parse(block)
 
 
 def test_readme_rule_table_matches_the_registry() -> None:
