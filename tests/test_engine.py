@@ -292,3 +292,26 @@ def test_an_internal_error_is_a_finding_on_the_failing_file_only(
     assert "Traceback" not in err
     assert cli.main([".", "--no-cache", "--verbose"]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_paths_with_spaces_and_non_ascii_names(tmp_path: Path) -> None:
+    folder = "d\u00e9j\u00e0 vu"
+    write(tmp_path, {f"{folder}/train model.py": BAD})
+    result = run(tmp_path, ".")
+    assert codes(result.stdout) == [(f"{folder}/train model.py", "NN101")]
+
+
+def test_bom_crlf_tabs_form_feeds_and_declared_encodings(tmp_path: Path) -> None:
+    write(tmp_path, {})
+    crlf = ("\ufeff" + BAD).replace("\n", "\r\n").replace("    ", "\t").encode("utf-8")
+    (tmp_path / "crlf.py").write_bytes(crlf.replace(b"\r\nmodel", b"\r\n\x0cmodel"))
+    latin = b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + BAD.encode()
+    (tmp_path / "latin.py").write_bytes(latin)
+    (tmp_path / "empty.py").write_bytes(b"")
+    (tmp_path / "binary.py").write_bytes(b"import torch\n\x00\x01\x02")
+    result = run(tmp_path, "crlf.py", "latin.py", "empty.py", "binary.py")
+    assert codes(result.stdout) == [
+        ("binary.py", "NN000"),
+        ("crlf.py", "NN101"),
+        ("latin.py", "NN101"),
+    ]
