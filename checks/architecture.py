@@ -233,3 +233,66 @@ def _keras_mismatch(
             "softmax over several units with binary cross-entropy",
             "use sigmoid for independent labels, or categorical cross-entropy",
         )
+
+
+@rule(
+    "NN110",
+    "sigmoid-before-bce-loss",
+    severity="info",
+    summary="A sigmoid output with BCELoss, where BCEWithLogitsLoss on the logits is stabler.",
+    default=False,
+)
+def sigmoid_before_bce_loss(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Finds a model whose sigmoid output is fed to `nn.BCELoss` or
+    `F.binary_cross_entropy`.
+
+    ## Why is this bad?
+    The two are correct together but numerically fragile: for confident predictions the
+    sigmoid rounds to exactly 0 or 1, `BCELoss` clamps the log and the gradient vanishes or
+    the loss saturates at 100. `BCEWithLogitsLoss` computes the same loss from the logits
+    with the log-sum-exp trick and stays exact.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(32, 1), nn.Sigmoid())
+    loss = nn.BCELoss()(model(x), y)
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(32, 1))
+    loss = nn.BCEWithLogitsLoss()(model(x), y)
+    probabilities = torch.sigmoid(model(x))  # at inference
+    ```
+
+    ## Known limits
+    Off by default (select it with `--extend-select NN110`): the code is not wrong. The fix
+    applies when the sigmoid and the loss are in the same file.
+
+    ## Fix safety
+    Unsafe: the model then returns logits, so code that reads its output as probabilities
+    must apply the sigmoid itself.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html
+    """
+    for pairing in project.pairings():
+        loss = pairing.loss
+        if loss.kind != "bce":
+            continue
+        output, output_module = project.output_of(pairing.network, pairing.network_module)
+        act, node, module = output.act, output.node, output_module
+        if loss.post_act is not None:
+            act, node, module = loss.post_act, loss.post_node, pairing.loss_module
+        if act != "sigmoid" or node is None:
+            continue
+        same_file = module is pairing.loss_module and loss.named_at is not None
+        yield Hit(
+            module.path,
+            node,
+            "sigmoid output fed to BCELoss: numerically unstable for confident predictions",
+            "return logits and use BCEWithLogitsLoss (apply sigmoid only at inference)",
+            related=(loss.named_at,) if same_file else (),
+        )

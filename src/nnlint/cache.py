@@ -105,9 +105,13 @@ def _entry(data: dict) -> Entry:
         stat=tuple(data["stat"]),
         digest=data["digest"],
         module=data["module"],
-        alone=[Finding(**f) for f in data["alone"]],
+        alone=[_finding(f) for f in data["alone"]],
         wanted=list(data["wanted"]),
-        final=[Finding(**f) for f in data["final"]],
+        final=[_finding(f) for f in data["final"]],
         group=[tuple(g) for g in data["group"]],
         analysed=bool(data["analysed"]),
     )
+
+
+def _finding(data: dict) -> Finding:
+    return Finding(**{**data, "related": tuple(tuple(r) for r in data.get("related", ()))})

@@ -435,12 +435,26 @@ def _internal_error(rule: Rule, project: Project, results: dict[str, FileResult]
 
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:
     cell, line, col = None, *hit.position
+    related: tuple[tuple[int, int], ...] = ()
     if source is not None:
-        text = source.line_text(line)
-        if not text.isascii():  # `ast` columns count UTF-8 bytes; users count characters
-            col = len(text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+        line, col = _characters(source, line, col)
+        related = tuple(_characters(source, *_start(node)) for node in hit.related)
         cell, line, col = source.position(line, col)
-    return Finding(hit.path, line, col, rule.code, hit.message, rule.severity, hit.help, cell)
+    return Finding(
+        hit.path, line, col, rule.code, hit.message, rule.severity, hit.help, cell, related
+    )
+
+
+def _start(node: object) -> tuple[int, int]:
+    return getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+
+
+def _characters(source: SourceFile, line: int, col: int) -> tuple[int, int]:
+    """`ast` columns count UTF-8 bytes; users (and libcst) count characters."""
+    text = source.line_text(line)
+    if not text.isascii():
+        col = len(text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+    return line, col
 
 
 def _suppressed(hit: Hit, code: str, source: SourceFile, settings: Settings) -> bool:

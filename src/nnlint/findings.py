@@ -22,6 +22,7 @@ class Finding:
     severity: str = "warning"
     help: str = ""
     cell: int | None = None
+    related: tuple[tuple[int, int], ...] = ()  # (line, col) of other places a fix changes
 
     @property
     def location(self) -> str:

@@ -61,6 +61,13 @@ FIXERS = (
         "zero-grad",
     ),
     Fixer("NN402", "use AdamW (decoupled weight decay)", False, lambda f: True, "adamw"),
+    Fixer(
+        "NN110",
+        "use BCEWithLogitsLoss on the logits",
+        False,
+        lambda f: bool(f.related),
+        "logits-loss",
+    ),
 )
 
 
@@ -105,7 +112,12 @@ def _fix_file(
         return
     try:
         wrapper = MetadataWrapper(cst.parse_module(text))
-        rewriter = _Rewriter({(f.line, f.col): x.kind for f, x in todo})
+        targets = {(f.line, f.col): x.kind for f, x in todo}
+        for finding, fixer in todo:
+            if fixer.kind == "logits-loss":
+                targets[(finding.line, finding.col)] = "remove-activation"
+                targets.update(dict.fromkeys(finding.related, "rename-loss"))
+        rewriter = _Rewriter(targets)
         fixed = wrapper.visit(rewriter).code
     except (cst.ParserSyntaxError, RecursionError) as error:
         outcome.problems.append(f"{path}: not fixed: {error}")
@@ -160,13 +172,28 @@ class _Rewriter(cst.CSTTransformer):
         self.applied = 0
         self._drop: set[int] = set()
         self._replace: dict[int, cst.BaseExpression] = {}
-        self.needs_adamw_import = False
+        self.imports_needed: set[str] = set()
 
     def _kind(self, node: cst.CSTNode) -> str | None:
         start = self.get_metadata(PositionProvider, node).start
         return self.targets.get((start.line, start.column))
 
     # -- finding the targets -------------------------------------------------------------
+    def leave_Attribute(
+        self, original: cst.Attribute, updated: cst.Attribute
+    ) -> cst.BaseExpression:
+        if self._kind(original) == "rename-loss" and updated.attr.value in _LOGITS_LOSSES:
+            self.applied += 1
+            return updated.with_changes(attr=cst.Name(_LOGITS_LOSSES[updated.attr.value]))
+        return updated
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        if self._kind(original) == "rename-loss" and updated.value in _LOGITS_LOSSES:
+            self.applied += 1
+            self.imports_needed.add(_LOGITS_LOSSES[updated.value])
+            return cst.Name(_LOGITS_LOSSES[updated.value])
+        return updated
+
     def visit_Call(self, node: cst.Call) -> None:
         kind = self._kind(node)
         if kind == "remove-activation":
@@ -210,14 +237,14 @@ class _Rewriter(cst.CSTTransformer):
             return call.with_changes(func=func.with_changes(attr=cst.Name("AdamW")))
         if isinstance(func, cst.Name) and func.value == "Adam":
             self.applied += 1
-            self.needs_adamw_import = True
+            self.imports_needed.add("AdamW")
             return call.with_changes(func=cst.Name("AdamW"))
         return call
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        if not self.needs_adamw_import:
-            return updated
-        return updated.visit(_AddAdamWImport())
+        for name in sorted(self.imports_needed):
+            updated = updated.visit(_AddImport(name))
+        return updated
 
     def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
         if self._kind(original) != "zero-grad" or not isinstance(updated.body, cst.IndentedBlock):
@@ -232,22 +259,40 @@ class _Rewriter(cst.CSTTransformer):
         )
 
 
-class _AddAdamWImport(cst.CSTTransformer):
-    """Add `AdamW` beside `Adam` in `from torch.optim import Adam`."""
+_LOGITS_LOSSES = {
+    "BCELoss": "BCEWithLogitsLoss",
+    "binary_cross_entropy": "binary_cross_entropy_with_logits",
+}
+# A name a fix introduces: the name it replaces (imported beside it) and their modules.
+_REPLACES = {
+    "AdamW": ("Adam", {"torch.optim"}),
+    "BCEWithLogitsLoss": ("BCELoss", {"torch.nn"}),
+    "binary_cross_entropy_with_logits": ("binary_cross_entropy", {"torch.nn.functional"}),
+}
+
+
+class _AddImport(cst.CSTTransformer):
+    """Import a fix's new name beside the one it replaces: `from torch.optim import Adam`
+    gains `AdamW`."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.old, self.modules = _REPLACES[name]
 
     def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
-        if updated.module is None or _dotted(updated.module) != "torch.optim":
+        if updated.module is None or _dotted(updated.module) not in self.modules:
             return updated
         if isinstance(updated.names, cst.ImportStar):
             return updated
         names = [a.name.value for a in updated.names if isinstance(a.name, cst.Name)]
-        if "Adam" not in names or "AdamW" in names:
+        if self.old not in names or self.name in names:
             return updated
         aliases = list(updated.names)
         aliases[-1] = aliases[-1].with_changes(
             comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         )
-        return updated.with_changes(names=[*aliases, cst.ImportAlias(cst.Name("AdamW"))])
+        return updated.with_changes(names=[*aliases, cst.ImportAlias(cst.Name(self.name))])
 
 
 def _activation_input(call: cst.Call) -> cst.BaseExpression | None:

@@ -33,6 +33,7 @@ class Hit:
     node: ast.AST | tuple[int, int]
     message: str
     help: str = ""
+    related: tuple[ast.AST, ...] = ()  # other places in the same file a fix must change
 
     @property
     def position(self) -> tuple[int, int]:

@@ -20,7 +20,8 @@ class LossUse:
 
     `kind` is one of cross_entropy, nll, bce, bce_logits, regression (PyTorch) or
     categorical, binary (Keras, with `from_logits`). `post_act` is an activation applied to the
-    model output before the loss, at `post_node`.
+    model output before the loss, at `post_node`. `named_at` is where the loss is named
+    (`nn.BCELoss` in its constructor call, or `F.binary_cross_entropy`), in the same module.
     """
 
     kind: str
@@ -30,6 +31,7 @@ class LossUse:
     from_logits: bool | None = None
     post_act: str | None = None
     post_node: ast.AST | None = None
+    named_at: ast.AST | None = None
 
 
 ModelKey = Callable[[ast.expr, Scope], "str | None"]
@@ -75,7 +77,29 @@ def _torch_loss(site: CallSite, resolver: Resolver, model_key: ModelKey) -> Loss
     model, act, act_node = trace_prediction(prediction, site.scope, resolver, model_key)
     if model is None:
         return None
-    return LossUse(kind, site.node, model, "torch", post_act=act, post_node=act_node)
+    return LossUse(
+        kind,
+        site.node,
+        model,
+        "torch",
+        post_act=act,
+        post_node=act_node,
+        named_at=_loss_name_node(site, resolver),
+    )
+
+
+def _loss_name_node(site: CallSite, resolver: Resolver) -> ast.AST | None:
+    """The expression naming the loss: the callee of `F.binary_cross_entropy(...)`, or of
+    the one constructor call `criterion` comes from."""
+    func = site.node.func
+    if site.qualname in tables.TORCH_LOSSES:
+        return func
+    if isinstance(func, ast.Call):
+        return func.func
+    origins = resolver.origins(func, site.scope)
+    if len(origins) == 1 and isinstance(origins[0].expr, ast.Call):
+        return origins[0].expr.func
+    return None
 
 
 def trace_prediction(

@@ -1,7 +1,7 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.optim import Adam
+from torch.optim import Adam, AdamW
 from torch.utils.data import DataLoader, TensorDataset
 
 
@@ -27,7 +27,7 @@ train_loader = DataLoader(
     shuffle=True,
 )
 val_loader = DataLoader(val_ds, batch_size=16)
-optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=1e-2)
+optimizer = AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
 for epoch in range(5):
     for x, y in train_loader:
         optimizer.zero_grad()
