@@ -315,3 +315,15 @@ def test_bom_crlf_tabs_form_feeds_and_declared_encodings(tmp_path: Path) -> None
         ("crlf.py", "NN101"),
         ("latin.py", "NN101"),
     ]
+
+
+def test_deeply_nested_code_is_reported_not_a_crash(tmp_path: Path) -> None:
+    too_deep = "import torch\nx = " + "(" * 300 + "1" + ")" * 300 + "\n"
+    long_chain = "import torch\nx = " + " + ".join(["1"] * 20000) + "\n"
+    undecodable = b"import torch\n# \xff\xfe not UTF-8\nx = 1\n"
+    write(tmp_path, {"deep.py": too_deep, "chain.py": long_chain})
+    (tmp_path / "bytes.py").write_bytes(undecodable)
+    result = run(tmp_path, "deep.py", "chain.py", "bytes.py")
+    assert result.returncode in {0, 1}, result.stderr
+    assert "Traceback" not in result.stderr
+    assert ("deep.py", "NN000") in codes(result.stdout)

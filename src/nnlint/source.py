@@ -69,7 +69,7 @@ def parse(path: Path, display: str, text: str) -> SourceFile:
             warnings.simplefilter("ignore")
             tree = ast.parse(text, filename=display)
     except SyntaxError as error:
-        if _newer_python(text):
+        if not error.msg.startswith("too many nested") and _newer_python(text):
             running = f"{sys.version_info.major}.{sys.version_info.minor}"
             note = f"{display}: uses syntax newer than Python {running}; not analysed"
             return SourceFile(path, display, text, None, None, note=note)
@@ -77,7 +77,10 @@ def parse(path: Path, display: str, text: str) -> SourceFile:
         col = max((error.offset or 1) - 1, 0)
         problem = SyntaxProblem(error.msg, line, col)
         return SourceFile(path, display, text, None, problem)
-    except (ValueError, RecursionError, MemoryError) as error:
+    except RecursionError:
+        problem = SyntaxProblem("too deeply nested for Python's parser", 1, 0)
+        return SourceFile(path, display, text, None, problem)
+    except (ValueError, MemoryError) as error:
         return SourceFile(path, display, text, None, SyntaxProblem(str(error), 1, 0))
     return SourceFile(path, display, text, tree, None)
 
