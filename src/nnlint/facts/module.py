@@ -9,6 +9,7 @@ from functools import cached_property
 from nnlint.facts.data import DATALOADERS, DataFacts, SplitUse, split_calls
 from nnlint.facts.graph import Network
 from nnlint.facts.layers import LayerClassifier
+from nnlint.facts.loops import LoopFacts
 from nnlint.facts.losses import LossUse, find_loss_uses
 from nnlint.facts.networks import NetworkFinder, model_key, network_classes
 from nnlint.facts.scope import Collector, Scope, is_test_file
@@ -34,6 +35,7 @@ class ModuleFacts:
     lightning_fits: list[LightningFit] = field(default_factory=list)
     epoch_loops: list[EpochLoop] = field(default_factory=list)
     splits: list[SplitUse] = field(default_factory=list)
+    loops: LoopFacts | None = None
 
     @property
     def path(self) -> str:
@@ -109,4 +111,5 @@ def extract(source: SourceFile, module_name: str) -> ModuleFacts:
     facts.lightning_fits = training.lightning_fits()
     facts.epoch_loops = training.epoch_loops()
     facts.splits = split_calls(resolver)
+    facts.loops = LoopFacts(resolver, classifier, source.tree)
     return facts
