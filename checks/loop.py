@@ -142,8 +142,9 @@ def missing_zero_grad(project: Project) -> Iterator[Hit]:
     inside the loop is fine. A loop that builds a new optimizer each iteration is skipped.
 
     ## Fix safety
-    No automatic fix yet: inserting `optimizer.zero_grad()` at the top of the loop body is
-    safe for plain loops but changes the meaning of gradient accumulation.
+    Safe fix for a `for` loop that never resets the gradients: `--fix` inserts
+    `optimizer.zero_grad()` at the top of the loop body (loops that accumulate on purpose
+    reset every k steps and are not reported). Zeroing in the wrong place is not fixed.
 
     ## References
     - https://pytorch.org/tutorials/recipes/recipes/zeroing_out_gradients.html

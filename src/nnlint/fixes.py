@@ -57,7 +57,7 @@ FIXERS = (
         "NN303",
         "clear the gradients at the top of the training loop",
         True,
-        lambda f: True,
+        lambda f: "never resets" in f.message,
         "zero-grad",
     ),
     Fixer("NN402", "use AdamW (decoupled weight decay)", False, lambda f: True, "adamw"),

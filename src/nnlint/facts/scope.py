@@ -145,7 +145,7 @@ class Collector(ast.NodeVisitor):
         cls = self._class
         in_test = (
             outer_scope.in_test
-            or node.name.startswith("test")
+            or node.name.startswith("test_")
             or (cls is not None and _is_test_class(cls.name))
         )
         scope = Scope(node, node.name, outer_scope, cls.name if cls else None, in_test)
