@@ -16,6 +16,7 @@ from nnlint.discover import excluded_file
 from nnlint.engine import Report, enabled_rules, lint, lint_text
 from nnlint.findings import SEVERITIES
 from nnlint.fixes import apply_fixes
+from nnlint.probe.command import positive_seconds, probe_options
 from nnlint.report import FORMATS, MACHINE_FORMATS, render, statistics, summary, write_output
 from nnlint.rules import CODE_PATTERN, all_rules, rule_by_code
 
@@ -110,6 +111,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print tracebacks of internal errors"
+    )
+    probe = parser.add_argument_group("runtime probe (needs torch: pip install 'nnlint[probe]')")
+    probe.add_argument(
+        "--probe",
+        nargs="?",
+        const="",
+        metavar="TARGET",
+        help="run the model and data from pkg.module:factory or path/to/train.py:factory "
+        "(default: target in [tool.nnlint.probe]) and report NN9 findings",
+    )
+    probe.add_argument(
+        "--probe-report", type=Path, metavar="DIR", help="write probe.json and lr_finder.png here"
+    )
+    probe.add_argument(
+        "--probe-timeout",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="wall-clock budget for the probe (default 180)",
+    )
+    probe.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], help="where the probe runs (default auto)"
     )
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     return parser
@@ -243,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.show_settings:
         sys.stdout.write(show_settings(settings, args))
         return EXIT_CLEAN
+    if args.probe is not None:
+        return run_probe(settings, args)
     report = run_lint(settings, args)
     if report is None:
         return EXIT_ERROR
@@ -283,6 +307,27 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_ERROR
     return finish(report, fmt, args)
+
+
+def run_probe(settings: Settings, args: argparse.Namespace) -> int:
+    """`--probe`: run the user's model in a child process; the same report and exit codes."""
+    from nnlint.probe import ProbeUnavailable, probe  # noqa: PLC0415 - only with --probe
+
+    try:
+        report, _ = probe(probe_options(settings, args))
+    except (ConfigError, ProbeUnavailable) as error:
+        print(f"nnlint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        write_output(render(report, args.output_format), args.output_file)
+    except OSError as error:
+        print(f"nnlint: error: cannot write {args.output_file}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if report.errors:  # could not run: no "All checks passed" after the error
+        for problem in report.errors:
+            print(f"nnlint: error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    return finish(report, args.output_format, args)
 
 
 def finish(report: Report, fmt: str, args: argparse.Namespace) -> int:

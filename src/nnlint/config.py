@@ -60,6 +60,7 @@ class Settings:
     config_schemas: dict[str, Path] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)
     source: Path | None = None
+    probe: dict[str, object] = field(default_factory=dict)  # [tool.nnlint.probe]
 
 
 def _schema() -> dict:
@@ -97,6 +98,7 @@ def load_settings(pyproject: Path | None) -> Settings:
     settings.per_file_ignores = table.get("per-file-ignores", {})
     settings.respect_gitignore = table.get("respect-gitignore", True)
     settings.force_exclude = table.get("force-exclude", False)
+    settings.probe = table.get("probe", {})
     settings.config_files = table.get("config-files", [])
     settings.config_schemas = _config_schemas(table.get("config-schemas", {}), pyproject)
     return settings

@@ -1,0 +1,139 @@
+"""The probe's child process: `python -m nnlint.probe.child`, options as JSON on stdin.
+
+It speaks JSON lines on the stdout it was started with; the user's own prints go to
+stderr (fd 1 is pointed there), so they cannot corrupt the protocol. Events: `start`,
+`located` (where the factory and the model are defined), `progress`, `check` (one per
+finished check), `fatal` (the target cannot be probed; exit code 2) and `done`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+OWN = Path(__file__).resolve().parent.parent  # the nnlint package
+
+
+def main() -> int:
+    sys.dont_write_bytecode = True  # importing the user's code must write nothing
+    protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    options = json.loads(sys.stdin.read())
+
+    def emit(event: dict[str, Any]) -> None:
+        protocol.write(json.dumps(event, default=_jsonable) + "\n")
+
+    try:
+        import torch  # noqa: PLC0415 - the probe's only torch import point
+
+        from nnlint.probe.checks import Options, Probe, pick_device  # noqa: PLC0415
+        from nnlint.probe.target import TargetError, load  # noqa: PLC0415
+    except ImportError as error:
+        emit({"event": "fatal", "message": f"cannot import torch: {error}"})
+        return 2
+    try:
+        device = pick_device(options.get("device", "auto"))
+        emit({"event": "start", "torch": torch.__version__, "device": str(device)})
+        bundle = load(options["target"])
+        emit({"event": "located", **locate(bundle)})
+        probe = Probe(bundle, Options(**options["checks"]), emit)
+        probe.run()
+    except TargetError as error:
+        emit({"event": "fatal", "message": str(error)})
+        return 2
+    except Exception as error:
+        emit({"event": "fatal", "message": user_error(error), "user_code": True})
+        return 2
+    emit({"event": "done"})
+    protocol.close()
+    return 0
+
+
+def _own_frame(filename: str) -> bool:
+    path = Path(filename).resolve()
+    if filename.startswith("<") or path.is_relative_to(OWN):
+        return True
+    torch = sys.modules.get("torch")
+    root = Path(torch.__file__).resolve().parent if torch else None
+    return bool(root and path.is_relative_to(root)) or "importlib" in path.parts
+
+
+def user_error(error: BaseException) -> str:
+    """The exception with the user's frames only (not nnlint's or torch's)."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not _own_frame(f.filename)]
+    head = f"{type(error).__name__}: {error}"
+    if not frames:
+        return f"error in the probed code: {head}"
+    last = frames[-1]
+    lines = [f"{_display(last.filename)}:{last.lineno}: in {last.name}: {head}"]
+    lines += [
+        f"  File {_display(f.filename)!r}, line {f.lineno}, in {f.name}\n    {f.line}"
+        for f in frames
+    ]
+    return "\n".join(lines)
+
+
+def _display(filename: str) -> str:
+    try:
+        return os.path.relpath(filename)
+    except ValueError:
+        return filename
+
+
+def _source_line(obj: Any) -> tuple[str, int] | None:
+    try:
+        filename = inspect.getsourcefile(obj)
+        if filename is None or _own_frame(filename) or "site-packages" in filename:
+            return None
+        return _display(filename), inspect.getsourcelines(obj)[1]
+    except (TypeError, OSError):
+        return None
+
+
+def locate(bundle: Any) -> dict[str, Any]:
+    """Where findings go: the factory, the model's class, and its submodules' definitions
+    (the line `self.name = ...` in the class that owns each)."""
+    model = bundle.model
+    factory = _source_line(bundle.factory) if bundle.factory is not None else None
+    model_line = _source_line(type(model)) or factory
+    modules: dict[str, tuple[str, int]] = {}
+    for name, _ in model.named_modules():
+        if not name:
+            continue
+        parent_name, _, attr = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        where = _attribute_line(type(parent), attr)
+        if where:
+            modules[name] = where
+    return {"factory": factory, "model": model_line, "modules": modules}
+
+
+def _attribute_line(cls: type, attr: str) -> tuple[str, int] | None:
+    found = _source_line(cls)
+    if found is None:
+        return None
+    try:
+        lines, start = inspect.getsourcelines(cls)
+    except (TypeError, OSError):
+        return None
+    pattern = re.compile(rf"\bself\.{re.escape(attr)}\s*(:[^=]*)?=")
+    for offset, line in enumerate(lines):
+        if pattern.search(line):
+            return found[0], start + offset
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, set):
+        return list(value)
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""The parent side of `nnlint --probe`: start the child, enforce the time budget, turn its
+results into nnlint findings and write the report folder. Imports no torch."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnlint.engine import Report
+from nnlint.findings import Finding
+from nnlint.probe.plot import write_plot
+from nnlint.rules import matches, rule_by_code
+
+INSTALL_HINT = (
+    "the probe needs PyTorch: install it with `python -m pip install 'nnlint[probe]'` "
+    "(or install the torch build for your platform from https://pytorch.org first)"
+)
+CHECK_NAMES = ("data", "init", "gradients", "overfit", "lr-finder")
+STARTUP_SHARE = 0.9  # the child plans its checks to end within this share of the budget
+
+
+class ProbeUnavailable(Exception):
+    """torch is not installed: say how to get it (exit 2)."""
+
+
+@dataclass
+class ProbeOptions:
+    """`--probe` settings: from `[tool.nnlint.probe]`, then the command line."""
+
+    target: str
+    timeout: float = 180.0
+    device: str = "auto"
+    report_dir: Path | None = None
+    lr_min: float = 1e-7
+    lr_max: float = 10.0
+    lr_steps: int = 100
+    overfit_steps: int = 200
+    overfit_batch: int = 16
+    seed: int = 0
+    select: list[str] = field(default_factory=lambda: ["ALL"])
+    ignore: list[str] = field(default_factory=list)
+    progress: bool = False
+
+    def child_options(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "device": self.device,
+            "checks": {
+                "device": self.device,
+                "lr_min": self.lr_min,
+                "lr_max": self.lr_max,
+                "lr_steps": self.lr_steps,
+                "overfit_steps": self.overfit_steps,
+                "overfit_batch": self.overfit_batch,
+                "seed": self.seed,
+                "budget": self.timeout * STARTUP_SHARE,
+            },
+        }
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+@dataclass
+class Outcome:
+    """What came back from the child."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    fatal: str | None = None
+    timed_out: bool = False
+    crashed: str | None = None
+    seconds: float = 0.0
+
+    def first(self, kind: str) -> dict[str, Any]:
+        return next((e for e in self.events if e.get("event") == kind), {})
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return [e["result"] for e in self.events if e.get("event") == "check"]
+
+
+def run_child(options: ProbeOptions) -> Outcome:
+    """Run the child with the budget; kill it (its whole process group) when time is up."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    began = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nnlint.probe.child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    stderr_tail: list[str] = []
+
+    def read_stdout() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+        lines.put(None)
+
+    def read_stderr() -> None:
+        for line in process.stderr:  # type: ignore[union-attr]
+            stderr_tail.append(line)
+            del stderr_tail[:-40]
+
+    threading.Thread(target=read_stdout, daemon=True).start()
+    threading.Thread(target=read_stderr, daemon=True).start()
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(options.child_options()))
+    process.stdin.close()
+    outcome = Outcome()
+    progress = Progress(options.progress)
+    deadline = began + options.timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            outcome.timed_out = True
+            _kill(process)
+            break
+        if line is None:
+            break
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("event") == "progress":
+            progress.show(event)
+            continue
+        progress.clear()
+        outcome.events.append(event)
+        if event.get("event") == "fatal":
+            outcome.fatal = event["message"]
+    progress.clear()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    if process.poll() is None:
+        _kill(process)
+    outcome.seconds = round(time.monotonic() - began, 2)
+    done = any(e.get("event") == "done" for e in outcome.events)
+    if not done and not outcome.fatal and not outcome.timed_out:
+        tail = "".join(stderr_tail[-15:]).rstrip()
+        outcome.crashed = f"the probe's process ended with code {process.returncode}" + (
+            f":\n{tail}" if tail else ""
+        )
+    return outcome
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when it is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def show(self, event: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        done, total = int(event.get("done", 0)), max(int(event.get("total", 1)), 1)
+        filled = round(24 * done / total)
+        bar = "#" * filled + "." * (24 - filled)
+        sys.stderr.write(f"\r{event.get('check', ''):<10} [{bar}] {done}/{total}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+            self.shown = False
+
+
+def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
+    """Run the probe and return nnlint's report (findings, errors) and the raw outcome."""
+    if not torch_available():
+        raise ProbeUnavailable(INSTALL_HINT)
+    outcome = run_child(options)
+    report = Report(files=1)
+    located = outcome.first("located")
+    if outcome.fatal:
+        report.errors.append(f"--probe {options.target}: {outcome.fatal}")
+    if outcome.crashed:
+        report.errors.append(f"--probe {options.target}: {outcome.crashed}")
+    for check in outcome.checks:
+        for found in check["findings"]:
+            finding = _finding(found, located, options)
+            if finding is not None:
+                report.findings.append(finding)
+    unfinished = _unfinished(outcome)
+    if unfinished and not outcome.fatal:
+        found = {
+            "code": "NN900",
+            "message": f"the probe's {options.timeout:g} s budget ran out; not finished: "
+            + ", ".join(unfinished),
+            "help": "raise --probe-timeout, or lower lr-steps / overfit-steps in "
+            "[tool.nnlint.probe]; the other findings come from the checks that finished",
+            "anchor": "factory",
+        }
+        if (finding := _finding(found, located, options)) is not None:
+            report.findings.append(finding)
+    report.findings.sort()
+    if options.report_dir is not None:
+        write_report(options, outcome, report)
+    return report, outcome
+
+
+def _unfinished(outcome: Outcome) -> list[str]:
+    """The checks the time budget cut short or never let start."""
+    statuses = {c["name"]: c for c in outcome.checks}
+    names = []
+    for name in CHECK_NAMES:
+        check = statuses.get(name)
+        if check is None and outcome.timed_out and outcome.first("located"):
+            names.append(name)
+        elif check is not None and check["status"] == "partial":
+            names.append(f"{name} (partial)")
+        elif check is not None and check.get("note") == "the time budget ran out":
+            names.append(name)
+    return names
+
+
+def _finding(
+    found: dict[str, Any], located: dict[str, Any], options: ProbeOptions
+) -> Finding | None:
+    code = found["code"]
+    if not matches(code, options.select) or matches(code, options.ignore):
+        return None
+    rule = rule_by_code(code)
+    path, line = _anchor(found.get("anchor", "model"), located, options)
+    return Finding(
+        path=path,
+        line=line,
+        col=0,
+        code=code,
+        message=found["message"],
+        severity=rule.severity if rule else "warning",
+        help=found.get("help", ""),
+    )
+
+
+def _anchor(anchor: str, located: dict[str, Any], options: ProbeOptions) -> tuple[str, int]:
+    """The file and line for a finding: a submodule's definition, the model's class or the
+    factory, falling back in that order, then to the target itself."""
+    candidates = []
+    if anchor.startswith("module:"):
+        candidates.append((located.get("modules") or {}).get(anchor[len("module:") :]))
+    if anchor in ("model",) or anchor.startswith("module:"):
+        candidates.append(located.get("model"))
+    candidates.append(located.get("factory"))
+    for where in candidates:
+        if where:
+            return str(where[0]), int(where[1])
+    return options.target.rpartition(":")[0] or options.target, 1
+
+
+def _clean(value: Any) -> Any:
+    """JSON without NaN/Infinity (null instead), so strict parsers read the report."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_report(options: ProbeOptions, outcome: Outcome, report: Report) -> None:
+    """`probe.json` (every check's metrics and the findings) and `lr_finder.png`."""
+    folder = options.report_dir
+    assert folder is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    start = outcome.first("start")
+    sweep = next((c for c in outcome.checks if c["name"] == "lr-finder" and c["metrics"]), None)
+    document = {
+        "target": options.target,
+        "torch": start.get("torch"),
+        "device": start.get("device"),
+        "seconds": outcome.seconds,
+        "timed_out": outcome.timed_out,
+        "error": outcome.fatal or outcome.crashed,
+        "checks": outcome.checks,
+        "findings": [
+            {
+                "code": f.code,
+                "severity": f.severity,
+                "message": f.message,
+                "help": f.help,
+                "filename": f.path,
+                "line": f.line,
+            }
+            for f in report.findings
+        ],
+        "plot": "lr_finder.png" if sweep else None,
+    }
+    (folder / "probe.json").write_text(
+        json.dumps(_clean(document), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    if sweep:
+        metrics = sweep["metrics"]
+        write_plot(
+            folder / "lr_finder.png",
+            metrics["lrs"],
+            [v if v is not None else math.nan for v in metrics["smoothed"]],
+            metrics.get("suggested_lr"),
+            metrics.get("configured_lr"),
+        )
