@@ -248,7 +248,7 @@ def test_folder_skips_gitignored_files_and_venv(tmp_path: Path) -> None:
 
 def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
-    command = 'python -m pip install -e ".[test]" && python -m pytest -q'
+    command = 'python -m pip install torch==2.13.0 -e ".[test,probe]" && python -m pytest -q'
     assert f"```bash\n{command}\n```" in readme
     ci = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
     assert ci[0] == "#!/usr/bin/env bash"
