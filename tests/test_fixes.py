@@ -132,7 +132,7 @@ def test_zero_grad_and_adamw_rewrites(tmp_path: Path) -> None:
     findings = [
         Finding(str(target), 3, 6, "NN402", "Adam with weight_decay"),
         Finding(str(target), 4, 6, "NN402", "Adam with weight_decay"),
-        Finding(str(target), 5, 0, "NN303", "no zero_grad"),
+        Finding(str(target), 5, 0, "NN303", "the loop never resets the gradients"),
     ]
     outcome = apply_fixes(findings, unsafe=True, write=True)
     assert outcome.applied == 3
