@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from nnlint import tables
 from nnlint.configs import ConfigFile, keys
 from nnlint.configs.join import config_value
 from nnlint.configs.schema import violations
@@ -219,9 +220,9 @@ def _lr_hit(config: ConfigFile, node: Node, name: str | None, used_by: str | Non
     if value is None:
         return None
     family = optimizer_family(name)
-    low, high = keys.LR_RANGES.get(family or "", keys.DEFAULT_LR_RANGE)
+    low, high = tables.LR_RANGES.get(family or "", tables.DEFAULT_LR_RANGE)
     if name is not None and family is None:
-        low, high = keys.DEFAULT_LR_RANGE
+        low, high = tables.DEFAULT_LR_RANGE
     if low <= value <= high:
         return None
     where = f" (used by {used_by})" if used_by else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nnlint import tables_more
+from nnlint import tables, tables_more
 from nnlint.facts.hyper import optimizer_calls, sets_lr_by_schedule, training_batch_sizes, warms_up
 from nnlint.facts.values import argument
 from nnlint.project import Project
@@ -25,7 +25,7 @@ def learning_rate_out_of_range(project: Project) -> Iterator[Hit]:
     argparse default, and reports it when it is outside the sane range for that optimizer:
     Adam-family and RMSprop 1e-6..1e-2, SGD 1e-4..5 (large-batch SGD scales up to a few
     units), Adagrad 1e-4..0.5, Adadelta 0.01..10 (a table in
-    `nnlint.tables_more.LR_RANGES`).
+    `nnlint.tables.LR_RANGES`).
 
     ## Why is this bad?
     Too high a learning rate makes the loss oscillate or diverge to NaN; too low and the
@@ -61,7 +61,7 @@ def learning_rate_out_of_range(project: Project) -> Iterator[Hit]:
             value = optimizer.lr_value(module)
             if value is None or value <= 0:
                 continue
-            low, high = tables_more.LR_RANGES[optimizer.name]
+            low, high = tables.LR_RANGES[optimizer.name.lower()]
             if low <= value <= high:
                 continue
             direction = "high" if value > high else "low"

@@ -460,3 +460,22 @@ CHECKPOINT_CALLBACKS = frozenset(
 MANY_EPOCHS = 20
 LIGHTNING_DEFAULT_MAX_EPOCHS = 1000
 HF_DEFAULT_EPOCHS = 3
+
+# Sane learning rates per optimizer family, by lower-cased class name (AdamW -> "adamw"),
+# for code (NN401) and configs (NN702) alike. Outside these a run diverges or barely moves;
+# the bounds are loose on purpose (large-batch SGD uses rates above 1).
+LR_RANGES: dict[str, tuple[float, float]] = {
+    "adam": (1e-6, 1e-2),
+    "adamw": (1e-6, 1e-2),
+    "nadam": (1e-6, 1e-2),
+    "radam": (1e-6, 1e-2),
+    "sparseadam": (1e-6, 1e-2),
+    "adamax": (1e-6, 2e-2),
+    "lamb": (1e-6, 5e-2),
+    "rmsprop": (1e-6, 1e-2),
+    "adagrad": (1e-5, 0.5),
+    "sgd": (1e-5, 5.0),
+    "adadelta": (1e-3, 10.0),
+    "lion": (1e-7, 1e-3),
+}
+DEFAULT_LR_RANGE = (1e-7, 10.0)

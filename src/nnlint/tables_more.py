@@ -148,21 +148,6 @@ RANGE_SCALERS = frozenset(
 )
 
 # -- optimisation -----------------------------------------------------------------------
-# Sane learning-rate range per optimizer: values far outside it are reported.
-LR_RANGES: dict[str, tuple[float, float]] = {
-    "Adam": (1e-6, 1e-2),
-    "AdamW": (1e-6, 1e-2),
-    "Adamax": (1e-6, 1e-2),
-    "NAdam": (1e-6, 1e-2),
-    "Nadam": (1e-6, 1e-2),
-    "RAdam": (1e-6, 1e-2),
-    "SparseAdam": (1e-6, 1e-2),
-    "RMSprop": (1e-6, 1e-2),
-    "Lion": (1e-7, 1e-3),
-    "SGD": (1e-4, 5.0),
-    "Adagrad": (1e-4, 0.5),
-    "Adadelta": (1e-2, 10.0),
-}
 OPTIMIZER_PREFIXES = ("torch.optim.", "keras.optimizers.", "transformers.")
 # Positions of `lr` among the arguments: torch takes the parameters first.
 TORCH_LR_POSITION = 1

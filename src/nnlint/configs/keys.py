@@ -78,22 +78,6 @@ TRAINING_SIGNALS = (
     )
 )
 
-# Sane learning rates per optimizer family, by lower-cased class name (AdamW -> "adamw").
-# Outside these a run diverges or barely moves; the bounds are loose on purpose.
-LR_RANGES = {
-    "adam": (1e-6, 1e-2),
-    "adamw": (1e-6, 1e-2),
-    "nadam": (1e-6, 1e-2),
-    "radam": (1e-6, 1e-2),
-    "adamax": (1e-6, 2e-2),
-    "lamb": (1e-6, 5e-2),
-    "rmsprop": (1e-6, 1e-2),
-    "adagrad": (1e-5, 0.5),
-    "sgd": (1e-5, 10.0),
-    "adadelta": (1e-3, 10.0),
-    "lion": (1e-7, 1e-3),
-}
-DEFAULT_LR_RANGE = (1e-7, 10.0)
 # Optimizers whose `weight_decay` is an L2 term added to the gradient, not decoupled decay.
 COUPLED_DECAY_OPTIMIZERS = frozenset({"adam", "nadam", "radam", "adamax"})
 

@@ -39,7 +39,7 @@ def optimizer_family(name: str | None) -> str | None:
     if not name:
         return None
     name = name.lower().replace("-", "_")
-    for family in sorted(keys.LR_RANGES, key=len, reverse=True):
+    for family in sorted(tables.LR_RANGES, key=len, reverse=True):
         if name == family or name.startswith(family + "_") or name.startswith(family):
             return family
     return None

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from nnlint import tables_more
+from nnlint import tables, tables_more
 from nnlint.facts.data import DATALOADERS, name_role
 from nnlint.facts.module import ModuleFacts
 from nnlint.facts.names import name_tokens
@@ -41,7 +41,7 @@ def optimizer_calls(module: ModuleFacts) -> Iterator[OptimizerCall]:
         if not qualname.startswith(tables_more.OPTIMIZER_PREFIXES):
             continue
         name = qualname.rpartition(".")[2]
-        if name not in tables_more.LR_RANGES:
+        if name.lower() not in tables.LR_RANGES:
             continue
         if qualname.startswith("keras."):
             lr = argument(site.node, "learning_rate", tables_more.KERAS_LR_POSITION)
