@@ -521,7 +521,7 @@ def missing_eval_mode(project: Project) -> Iterator[Hit]:
 def _evaluated_in_train_mode(project: Project, module: ModuleFacts) -> Iterator[Hit]:
     loops = _loops(module)
     for scope in module.collected.scopes:
-        if scope.in_test or _lightning(module, scope):
+        if scope.in_test or _lightning(module, scope) or _model_method(module, scope):
             continue
         reported: set[str] = set()
         for site in scope.calls:
@@ -542,6 +542,12 @@ def _evaluated_in_train_mode(project: Project, module: ModuleFacts) -> Iterator[
                 f"call `{name}.eval()` before evaluating and `{name}.train()` before "
                 "training again",
             )
+
+
+def _model_method(module: ModuleFacts, scope: Scope) -> bool:
+    """A method of a network class (`infer`, `generate`): the caller sets the mode."""
+    cls = module.resolver.enclosing_class(scope)
+    return cls is not None and f"{module.module_name}.{cls.name}" in module.networks
 
 
 def _evaluates(module: ModuleFacts, loops: LoopFacts, site: CallSite) -> bool:
