@@ -145,7 +145,7 @@ _runtime(
     f"""
     ## What it does
     Trains on one fixed batch of 2 to 16 samples for up to a few hundred steps with the
-    user's optimizer (or Adam, lr 3e-4). It passes when the loss falls to 5% of its start
+    user's optimizer (or Adam, lr 1e-3). It passes when the loss falls to 5% of its start
     or every sample is predicted right, and otherwise says why: no parameter gets a
     gradient, every gradient is zero, the loss became NaN (naming the first module that
     produced it), the loss rose, or it plateaued. When the user's optimizer fails but Adam
@@ -279,7 +279,7 @@ _runtime(
     ## What it does
     Compares the optimizer's learning rate with the LR finder's suggestion and reports it
     when it is more than 10x above or 30x below. Also reported when the user's optimizer
-    cannot over-fit one batch while Adam (lr 3e-4) can.
+    cannot over-fit one batch while Adam (lr 1e-3) can.
 
     ## Why is this bad?
     Too high a learning rate makes the loss oscillate or diverge; too low a one wastes most

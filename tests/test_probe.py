@@ -533,3 +533,58 @@ def test_cpu_and_gpu_verdicts_agree(name: str) -> None:
 def test_cli_lightning_module_without_factory(workdir: Path) -> None:
     result = probe_cli(workdir, "--probe", "clean_lightning.py")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+UNPACK_TARGET = """\
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+class Batch:
+    def __init__(self, features, label):
+        self.features, self.label = features, label
+
+
+@dataclass
+class Probe:
+    model: nn.Module
+    loss: nn.Module
+    data: list
+    unpack: object
+
+
+def make_probe():
+    torch.manual_seed(0)
+    x = torch.randn(64, 6)
+    y = (x[:, 0] > 0).long()
+    data = [Batch(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 2))
+    return Probe(model, nn.CrossEntropyLoss(), data, lambda b: (b.features, b.label))
+"""
+
+
+@needs_torch
+def test_dataclass_result_and_unpack_hook(tmp_path: Path) -> None:
+    from nnlint.probe.checks import Options, Probe  # noqa: PLC0415
+    from nnlint.probe.target import load  # noqa: PLC0415
+
+    (tmp_path / "custom_batches.py").write_text(UNPACK_TARGET, encoding="utf-8")
+    bundle = load(f"{tmp_path / 'custom_batches.py'}:make_probe")
+    results = {r.name: r for r in Probe(bundle, Options(device="cpu", lr_steps=30)).run()}
+    assert all(r.status == "done" for r in results.values())
+    assert results["overfit"].metrics["run"]["passed"]
+    assert results["data"].metrics["inputs"]["inputs"]["features"] == 6
+
+
+def test_progress_bar_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from nnlint.probe.runner import Progress  # noqa: PLC0415
+
+    Progress(False).show({"check": "overfit", "done": 5, "total": 10})
+    assert capsys.readouterr().err == ""
+    bar = Progress(True)
+    bar.show({"check": "lr-finder", "done": 50, "total": 100})
+    bar.clear()
+    err = capsys.readouterr().err
+    assert "lr-finder" in err and "50/100" in err and "#" * 12 in err

@@ -40,7 +40,8 @@ LOSS_KINDS = {
     "HuberLoss": "regression",
     "huber_loss": "regression",
 }
-DEFAULT_LR = 3e-4  # Adam's, when the factory gives no optimizer
+DEFAULT_LR = 1e-3  # Adam's when the factory gives no optimizer (3e-4 needs ~400 steps to
+# memorise 16 samples of an easy task, 1e-3 about 130: it fits the over-fit budget)
 OVERFIT_TARGET = 0.05  # pass when the loss falls to 5% of its start
 INIT_BAND = (0.5, 1.5)  # initial loss within these multiples of the expected value
 VANISHING, EXPLODING = 1e-4, 1e4  # first/last layer relative-gradient ratio
@@ -202,7 +203,9 @@ class Probe:
         self.device = pick_device(options.device)
         self.criterion = bundle.loss if bundle.loss is not None else self._lightning_criterion()
         self.kind = loss_kind(self.criterion) if self.criterion is not None else None
-        self.unpack = bundle.unpack or default_unpack
+        self.user_unpack = bundle.unpack or default_unpack
+        self.unpack = default_unpack  # batches are (inputs, targets) once data_batches has them
+        self.step_only = bundle.lightning and bundle.loss is None  # the loss is training_step
         self.start = time.monotonic()
         self.skip: str | None = None  # why the training checks cannot run
         self.batches: list[Any] = []
@@ -241,7 +244,7 @@ class Probe:
 
     def loss_on(self, batch: Any) -> tuple[torch.Tensor, Any]:
         """The loss of a batch and the model's output (None for Lightning's step)."""
-        if self.b.lightning and self.b.loss is None:
+        if self.step_only:
             with self._autocast():
                 result = self.model.training_step(batch, 0)
             loss = result["loss"] if isinstance(result, dict) else result
@@ -262,6 +265,8 @@ class Probe:
             count = 0
             for batch in self.b.data:
                 count += 1
+                if not self.step_only:
+                    batch = tuple(self.user_unpack(batch)[:2])
                 if self.batchnorm and batch_size(batch) == 1:
                     continue  # reported by NN915; training on it would raise
                 yield to_device(batch, self.device)
@@ -524,7 +529,7 @@ class Probe:
         self.model.train()
         with torch.no_grad():
             out = None
-            if not (self.b.lightning and self.b.loss is None) or self.criterion is not None:
+            if not self.step_only or self.criterion is not None:
                 x, y = self.unpack(batch)
                 out = self.forward(x)
                 if not self._labels_ok(logits_of(out), y, result):
@@ -975,7 +980,7 @@ class Probe:
         self, batch: Any, trace: Trace, user_optimizer: bool, result: CheckResult
     ) -> None:
         """Fit the same batch with the inputs zeroed: doing as well means ignoring them."""
-        if (self.b.lightning and self.b.loss is None) or trace.no_grad or not trace.losses:
+        if self.step_only or trace.no_grad or not trace.losses:
             return
         self.snapshot.restore_weights()
         optimizer = self.b.optimizer if user_optimizer else self.fresh_adam()
