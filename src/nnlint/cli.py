@@ -244,7 +244,13 @@ def explain(code: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args: list[str] = []
+    if "--" in argv and any(a == "--probe" or a.startswith("--probe=") for a in argv):
+        at = argv.index("--")  # `nnlint --probe train.py -- --epochs 5`: the script's own
+        argv, script_args = argv[:at], argv[at + 1 :]
     args = build_parser().parse_args(argv)
+    args.script_args = script_args
     if args.list_rules:
         sys.stdout.write(list_rules(args.output_format))
         return EXIT_CLEAN
@@ -314,7 +320,7 @@ def run_probe(settings: Settings, args: argparse.Namespace) -> int:
     from nnlint.probe import ProbeUnavailable, probe  # noqa: PLC0415 - only with --probe
 
     try:
-        report, _ = probe(probe_options(settings, args))
+        report, outcome = probe(probe_options(settings, args))
     except (ConfigError, ProbeUnavailable) as error:
         print(f"nnlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -323,6 +329,8 @@ def run_probe(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"nnlint: error: cannot write {args.output_file}: {error}", file=sys.stderr)
         return EXIT_ERROR
+    for write in outcome.first("located").get("skipped", []):
+        print(f"nnlint: probe: skipped a write of the script: {write}", file=sys.stderr)
     if report.errors:  # could not run: no "All checks passed" after the error
         for problem in report.errors:
             print(f"nnlint: error: {problem}", file=sys.stderr)

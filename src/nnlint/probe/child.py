@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ OWN = Path(__file__).resolve().parent.parent  # the nnlint package
 
 
 def main() -> int:
+    began = time.monotonic()
     sys.dont_write_bytecode = True  # importing the user's code must write nothing
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
@@ -33,6 +35,7 @@ def main() -> int:
         import torch  # noqa: PLC0415 - the probe's only torch import point
 
         from nnlint.probe.checks import Options, Probe, pick_device  # noqa: PLC0415
+        from nnlint.probe.script import is_script, run_script  # noqa: PLC0415
         from nnlint.probe.target import TargetError, load  # noqa: PLC0415
     except ImportError as error:
         emit({"event": "fatal", "message": f"cannot import torch: {error}"})
@@ -40,9 +43,22 @@ def main() -> int:
     try:
         device = pick_device(options.get("device", "auto"))
         emit({"event": "start", "torch": torch.__version__, "device": str(device)})
-        bundle = load(options["target"])
-        emit({"event": "located", **locate(bundle)})
-        probe = Probe(bundle, Options(**options["checks"]), emit)
+        checks = dict(options["checks"])
+        if is_script(options["target"]):
+            budget = checks.get("budget")
+            left = None if budget is None else budget - (time.monotonic() - began)
+            bundle, capture, seconds = run_script(
+                options["target"], options.get("script_args", []), left, emit
+            )
+            if checks.get("budget") is not None:
+                checks["budget"] = max(checks["budget"] - seconds, 1.0)
+            located = locate(bundle)
+            located["factory"] = capture.backward_at
+            emit({"event": "located", **located, "skipped": capture.skipped})
+        else:
+            bundle = load(options["target"])
+            emit({"event": "located", **locate(bundle)})
+        probe = Probe(bundle, Options(**checks), emit)
         probe.run()
     except TargetError as error:
         emit({"event": "fatal", "message": str(error)})

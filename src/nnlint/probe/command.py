@@ -29,7 +29,7 @@ def probe_options(settings: Settings, args: argparse.Namespace) -> ProbeOptions:
             "--probe needs a target (pkg.module:factory or path/to/train.py:factory), on the "
             "command line or as `target` in [tool.nnlint.probe]"
         )
-    options = ProbeOptions(target=str(target))
+    options = ProbeOptions(target=str(target), script_args=list(getattr(args, "script_args", [])))
     for key, attribute in KEYS.items():
         if key in table:
             setattr(options, attribute, table[key])

@@ -52,10 +52,12 @@ class ProbeOptions:
     select: list[str] = field(default_factory=lambda: ["ALL"])
     ignore: list[str] = field(default_factory=list)
     progress: bool = False
+    script_args: list[str] = field(default_factory=list)  # after `--`, for a script target
 
     def child_options(self) -> dict[str, Any]:
         return {
             "target": self.target,
+            "script_args": self.script_args,
             "device": self.device,
             "checks": {
                 "device": self.device,
@@ -154,7 +156,7 @@ def run_child(options: ProbeOptions) -> Outcome:
     if process.poll() is None:
         _kill(process)
     outcome.seconds = round(time.monotonic() - began, 2)
-    done = any(e.get("event") == "done" for e in outcome.events)
+    done = any(e.get("event") in ("done", "stalled") for e in outcome.events)
     if not done and not outcome.fatal and not outcome.timed_out:
         tail = "".join(stderr_tail[-15:]).rstrip()
         outcome.crashed = f"the probe's process ended with code {process.returncode}" + (
@@ -210,8 +212,13 @@ def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
             finding = _finding(found, located, options)
             if finding is not None:
                 report.findings.append(finding)
+    stalled = outcome.first("stalled")
+    if stalled and matches("NN900", options.select) and not matches("NN900", options.ignore):
+        report.findings.append(_stalled(stalled, options))
     unfinished = _unfinished(outcome)
-    if unfinished and not outcome.fatal:
+    if outcome.timed_out and not located and not stalled and not outcome.fatal:
+        unfinished = ["loading the target (the budget ran out before any check started)"]
+    if unfinished and not outcome.fatal and not stalled:
         found = {
             "code": "NN900",
             "message": f"the probe's {options.timeout:g} s budget ran out; not finished: "
@@ -226,6 +233,25 @@ def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
     if options.report_dir is not None:
         write_report(options, outcome, report)
     return report, outcome
+
+
+def _stalled(stalled: dict[str, Any], options: ProbeOptions) -> Finding:
+    """NN900 for a script that never reached a training step: where it was."""
+    stack = stalled.get("stack") or []
+    last = stack[-1] if stack else {"file": options.target, "line": 1, "function": "?"}
+    trail = " <- ".join(f"{f['function']} ({f['file']}:{f['line']})" for f in reversed(stack))
+    rule = rule_by_code("NN900")
+    return Finding(
+        path=str(last["file"]),
+        line=int(last["line"] or 1),
+        col=0,
+        code="NN900",
+        message=f"the script reached no training step within the probe's {options.timeout:g} s "
+        f"budget; it was in {trail or 'its start-up'}",
+        severity=rule.severity if rule else "warning",
+        help="raise --probe-timeout, or make the slow stage (data download, preprocessing) "
+        "skippable by an argument and pass it after `--`",
+    )
 
 
 def _unfinished(outcome: Outcome) -> list[str]:
@@ -302,6 +328,7 @@ def write_report(options: ProbeOptions, outcome: Outcome, report: Report) -> Non
         "seconds": outcome.seconds,
         "timed_out": outcome.timed_out,
         "error": outcome.fatal or outcome.crashed,
+        "skipped_writes": outcome.first("located").get("skipped", []),
         "checks": outcome.checks,
         "findings": [
             {
