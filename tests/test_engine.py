@@ -327,3 +327,43 @@ def test_deeply_nested_code_is_reported_not_a_crash(tmp_path: Path) -> None:
     assert result.returncode in {0, 1}, result.stderr
     assert "Traceback" not in result.stderr
     assert ("deep.py", "NN000") in codes(result.stdout)
+
+
+HEAD = """\
+import torch
+from torch import nn
+
+
+class ClassificationHead(nn.Module):
+    def __init__(self, hidden, labels):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, labels)
+
+    def forward(self, x):
+        return self.out(torch.tanh(self.dense(x)))
+"""
+ENCODER = """\
+from torch import nn
+from head import ClassificationHead
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(64, 4, batch_first=True)
+        self.head = ClassificationHead(64, 2)
+
+    def forward(self, x):
+        return self.head(self.attn(x, x, x)[0][:, 0])
+"""
+
+
+def test_a_module_using_another_can_remove_its_findings(tmp_path: Path) -> None:
+    """head.py alone has a tanh MLP (NN101); encoder.py uses it inside an attention network,
+    which makes the tanh part of the design. The result must not depend on grouping."""
+    write(tmp_path, {"head.py": HEAD})
+    assert [c for _, _, c in _lint(tmp_path)] == ["NN101"]
+    write(tmp_path, {"encoder.py": ENCODER})
+    assert _lint(tmp_path) == []
+    assert _lint(tmp_path, jobs=2) == []

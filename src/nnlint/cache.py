@@ -27,10 +27,11 @@ DEFAULT_DIR = ".nnlint_cache"
 class Entry:
     """What a file's last analysis produced.
 
-    `alone` are its findings analysed on its own; `wanted` the modules that analysis asked
-    for. A file that asked for modules of the run owns a group (itself and those modules,
-    whose stats make up `group`): `final` is what analysing the group found, in any of its
-    files. `analysed` is False for a file the pre-filter skipped.
+    `alone` are its findings analysed on its own; `wanted` the networks (and configs) of
+    other files that analysis asked for; `provides` the networks it defines. A file that
+    asked for something of the run owns a group (itself and the files it needs, whose
+    stats make up `group`): `final` is what analysing the group found, in any of its files.
+    `analysed` is False for a file the pre-filter skipped.
     """
 
     stat: tuple[int, int]
@@ -41,6 +42,8 @@ class Entry:
     final: list[Finding] = field(default_factory=list)
     group: list[tuple[str, int, int]] = field(default_factory=list)
     analysed: bool = True
+    imports: list[str] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)
 
 
 RACY_NS = 2_000_000_000
@@ -110,6 +113,8 @@ def _entry(data: dict) -> Entry:
         final=[_finding(f) for f in data["final"]],
         group=[tuple(g) for g in data["group"]],
         analysed=bool(data["analysed"]),
+        imports=list(data["imports"]),
+        provides=list(data["provides"]),
     )
 
 

@@ -33,6 +33,8 @@ from nnlint.rules import Hit, Rule, all_rules, matches, rule_by_code
 from nnlint.source import SourceFile, read_source, read_text, source_from_text
 
 INTERNAL_ERROR = "NN002"
+# Findings on a module that the modules importing it can make moot.
+USER_CONTEXT_CODES = frozenset({"NN101"})
 _REPORT_IT = "this is a bug in nnlint: run with --verbose and report the traceback"
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 24
@@ -87,6 +89,8 @@ class FileResult:
     unreadable: str | None = None
     note: str | None = None
     analysed: bool = True
+    imports: list[str] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)
 
 
 def enabled_rules(settings: Settings) -> list[Rule]:
@@ -167,19 +171,17 @@ class _Run:
         for result in self._analyse_alone(pending):
             self._record_alone(result)
         groups = self._groups()
-        final: dict[str, list[Finding]] = {}
+        found_by_group: dict[str, list[Finding]] = {}
         signatures: dict[str, list[tuple[str, int, int]]] = {}
-        for display, result in self.alone.items():
-            if display not in groups:
-                final[display] = result.findings
         for owner, group in groups.items():
             signatures[owner] = sorted(
                 (str(self.paths[d].resolve()), *self.stats[d]) for d in group
             )
-            final[owner] = self._group_findings(owner, group, signatures[owner])
-        self.report.findings = sorted({f for found in final.values() for f in found})
+            found_by_group[owner] = self._group_findings(owner, group, signatures[owner])
+        final = _combine(self.alone, groups, found_by_group)
+        self.report.findings = sorted(f for found in final.values() for f in found)
         if self.cache:
-            self._save(final, signatures)
+            self._save(found_by_group, signatures)
         return self.report
 
     def _group_findings(
@@ -223,9 +225,7 @@ class _Run:
             if entry is not None and not entry.analysed and path.resolve() in explicit:
                 entry = None
             if entry is not None and self.cache and self.cache.trusted(entry, self.stats[display]):
-                self.alone[display] = FileResult(
-                    display, entry.module, entry.alone, entry.wanted, analysed=entry.analysed
-                )
+                self.alone[display] = _from_cache(display, entry)
                 continue
             try:
                 text, cells = read_text(path)
@@ -235,9 +235,7 @@ class _Run:
             except NotebookError:
                 text, cells = None, None
             if entry is not None and text is not None and entry.digest == digest(text):
-                self.alone[display] = FileResult(
-                    display, entry.module, entry.alone, entry.wanted, analysed=entry.analysed
-                )
+                self.alone[display] = _from_cache(display, entry)
                 self.digests[display] = entry.digest
                 continue
             if text is not None:
@@ -282,16 +280,24 @@ class _Run:
             self.failed.add(result.display)
 
     def _groups(self) -> dict[str, set[str]]:
-        """For each file that asked for modules of this run: itself, those modules, the
-        modules they asked for, and so on. Shared modules are analysed in each group that
-        needs them rather than joining every group into one."""
-        by_module: dict[str, list[str]] = {}
+        """For each file that asked for networks (or configs) of other files of this run:
+        itself, those files, the files they asked for, and so on. Shared files are analysed
+        in each group that needs them rather than joining every group into one."""
+        by_key: dict[str, list[str]] = {}
         for display, result in self.alone.items():
-            by_module.setdefault(result.module, []).append(display)
+            for key in (result.module, *result.provides):
+                by_key.setdefault(key, []).append(display)
         needs = {
-            display: {o for m in result.wanted for o in by_module.get(m, []) if o != display}
+            display: {o for k in result.wanted for o in by_key.get(k, []) if o != display}
             for display, result in self.alone.items()
         }
+        # A finding that the files using a module can take back (NN101 on a head that an
+        # attention network uses): each importer of that module is analysed with it.
+        for display, result in self.alone.items():
+            if any(f.code in USER_CONTEXT_CODES for f in result.findings):
+                for user, other in self.alone.items():
+                    if result.module in other.imports and user != display:
+                        needs[user].add(display)
         groups = {}
         for owner, direct in needs.items():
             if not direct:
@@ -310,7 +316,7 @@ class _Run:
             return None
         return self.cache.entries.get(str(self.paths[display].resolve()))
 
-    def _save(self, final: dict[str, list[Finding]], groups: dict[str, list]) -> None:
+    def _save(self, found_by_group: dict[str, list[Finding]], groups: dict[str, list]) -> None:
         """Record each file's solo results and, for a group owner, its group's findings."""
         assert self.cache is not None
         for display, result in self.alone.items():
@@ -326,11 +332,54 @@ class _Run:
                 result.module,
                 result.findings,
                 result.wanted,
-                final.get(display, []),
+                found_by_group.get(display, []),
                 groups.get(display, []),
                 result.analysed,
+                result.imports,
+                result.provides,
             )
         self.cache.save()
+
+
+def _from_cache(display: str, entry: Entry) -> FileResult:
+    """A file's solo results as the cache recorded them."""
+    return FileResult(
+        display,
+        entry.module,
+        entry.alone,
+        entry.wanted,
+        analysed=entry.analysed,
+        imports=entry.imports,
+        provides=entry.provides,
+    )
+
+
+def _combine(
+    alone: dict[str, FileResult],
+    groups: dict[str, set[str]],
+    found_by_group: dict[str, list[Finding]],
+) -> dict[str, list[Finding]]:
+    """Each file's findings: from its own group if it owns one, else from its solo pass;
+    then, for each group it is a member of, what that context adds (a loss in train.py
+    pairs with a softmax in models.py) or removes (models.py's head is used inside an
+    attention network). A finding stays only if no context removes it."""
+    final = {
+        display: {
+            f
+            for f in (found_by_group[display] if display in groups else result.findings)
+            if f.path == display
+        }
+        for display, result in alone.items()
+    }
+    views: dict[str, list[set[Finding]]] = {}
+    for owner, group in groups.items():
+        for member in group - {owner}:
+            seen = {f for f in found_by_group[owner] if f.path == member}
+            views.setdefault(member, []).append(seen)
+    for member, seen in views.items():
+        own = final[member]
+        final[member] = own.intersection(*seen) | (set().union(*seen) - own)
+    return {display: sorted(found) for display, found in final.items()}
 
 
 def _analyse_each(items: list[FileInput], settings: Settings) -> list[FileResult]:
@@ -391,6 +440,12 @@ def analyse(
     for display, wanted in project.wanted.items():
         if display in results:
             results[display].wanted = sorted(wanted)
+    for module in modules:
+        results[module.path].provides = sorted(k for k in module.networks if ":" not in k)
+        results[module.path].imports = sorted(
+            {q.rpartition(".")[0] for q in module.collected.imports.values()}
+            | set(module.collected.imports.values())
+        )
     for result in results.values():
         result.findings = sorted(set(result.findings))
     return list(results.values()), by_path

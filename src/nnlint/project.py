@@ -60,13 +60,13 @@ class Project:
         """Resolve a network key from `origin`: its own module first, then the module it
         imports, the closest one on disk when several files share a module name.
 
-        Every module asked for is recorded in `wanted`, so a run can tell which files must
+        Every network asked for is recorded in `wanted`, so a run can tell which files must
         be analysed together."""
         if key in origin.networks:
             return origin.networks[key], origin
         module, _, name = key.rpartition(".")
         if name[:1].isupper() and not (name.isupper() and "_" in name):
-            self.wanted.setdefault(origin.path, set()).add(module)
+            self.wanted.setdefault(origin.path, set()).add(key)
         candidates = [m for m in self._by_name.get(module, []) if key in m.networks]
         if not candidates:
             return None
