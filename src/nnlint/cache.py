@@ -72,6 +72,7 @@ class Cache:
         self.folder = folder
         self.entries: dict[str, Entry] = {}
         self.written_ns = 0
+        self.stale_racy = False
 
     def load(self) -> None:
         try:

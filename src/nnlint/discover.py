@@ -15,18 +15,32 @@ from nnlint.configs.file import CONFIG_SUFFIXES, MAX_CONFIG_BYTES
 PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
-def excluded(path: Path, settings: Settings, under: Path) -> bool:
+def excluded(path: Path, settings: Settings, under: Path, prefix: str | None = None) -> bool:
     """True when the path relative to the project root, or a folder or file name below
-    `under` (the folder being walked), matches an exclude glob."""
-    try:
-        relative = path.resolve().relative_to(settings.root.resolve()).as_posix()
-    except ValueError:
-        relative = path.as_posix()
+    `under` (the folder being walked), matches an exclude glob. `prefix` is `under`
+    relative to the root, when the caller knows it (walking resolves it once)."""
     parts = path.relative_to(under).parts
+    if prefix is None:
+        relative = _relative_to_root(path, settings)
+    else:
+        relative = "/".join((prefix, *parts)) if prefix else "/".join(parts)
     return any(
         fnmatch.fnmatch(relative, pattern) or any(fnmatch.fnmatch(p, pattern) for p in parts)
         for pattern in settings.exclude
     )
+
+
+def _relative_to_root(path: Path, settings: Settings) -> str:
+    try:
+        relative = path.resolve().relative_to(settings.root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+    return "" if relative == "." else relative
+
+
+def absolute(path: Path) -> str:
+    """A path's absolute, normalised spelling (cheaper than resolving symlinks)."""
+    return os.path.normpath(os.path.abspath(path))
 
 
 def excluded_file(path: Path, settings: Settings) -> bool:
@@ -52,7 +66,7 @@ def _git_visible(folder: Path) -> set[Path] | None:
     if result.returncode != 0:
         return None
     names = result.stdout.decode("utf-8", "surrogateescape").split("\0")
-    return {(folder / name).resolve() for name in names if name}
+    return {absolute(folder / name) for name in names if name}
 
 
 def discover(
@@ -60,21 +74,21 @@ def discover(
 ) -> Iterator[Path]:
     """Yield each file to lint once, in a stable order. Files named explicitly are kept
     even when excluded, unless `force-exclude` is set (as pre-commit needs)."""
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for path in paths:
         if path.is_file():
             if settings.force_exclude and excluded_file(path, settings):
                 continue
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
+            if absolute(path) not in seen:
+                seen.add(absolute(path))
                 yield path
             continue
         visible = _git_visible(path) if settings.respect_gitignore else None
         for file in _walk(path, settings, problems):
-            resolved = file.resolve()
-            if resolved in seen or (visible is not None and resolved not in visible):
+            key = absolute(file)
+            if key in seen or (visible is not None and key not in visible):
                 continue
-            seen.add(resolved)
+            seen.add(key)
             yield file
 
 
@@ -83,12 +97,13 @@ def _walk(folder: Path, settings: Settings, problems: list[str] | None) -> Itera
         if problems is not None:
             problems.append(f"{error.filename}: cannot read folder: {error.strerror}")
 
+    prefix = _relative_to_root(folder, settings)
     for root, dirs, files in os.walk(folder, onerror=unreadable):
         base = Path(root)
-        dirs[:] = sorted(d for d in dirs if not excluded(base / d, settings, folder))
+        dirs[:] = sorted(d for d in dirs if not excluded(base / d, settings, folder, prefix))
         for name in sorted(files):
             file = base / name
-            if _lintable(file) and not excluded(file, settings, folder):
+            if _lintable(file) and not excluded(file, settings, folder, prefix):
                 yield file
 
 

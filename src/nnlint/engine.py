@@ -22,7 +22,7 @@ from nnlint.cache import Cache, Entry, digest, file_stat, settings_key
 from nnlint.config import Settings
 from nnlint.configs import ConfigFile, config_key, is_config_path
 from nnlint.configs.select import read_for_run, worth_parsing
-from nnlint.discover import discover
+from nnlint.discover import absolute, discover
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
 from nnlint.noqa import file_exempt, suppressed
@@ -117,7 +117,7 @@ def lint(
     paths: list[Path], settings: Settings, *, jobs: int = 1, cache_dir: Path | None = None
 ) -> Report:
     """Lint files and folders with the given settings, `jobs` processes and an optional cache."""
-    explicit = {p.resolve() for p in paths if p.is_file()}
+    explicit = {absolute(p) for p in paths if p.is_file()}
     run = _Run(settings, jobs, cache_dir)
     files = list(discover(paths, settings, run.report.unreadable))
     return run.run(files, explicit)
@@ -161,8 +161,9 @@ class _Run:
         self.inputs: dict[str, FileInput] = {}
         self.digests: dict[str, str] = {}
         self.failed: set[str] = set()
+        self.regrouped = False
 
-    def run(self, files: list[Path], explicit: set[Path]) -> Report:
+    def run(self, files: list[Path], explicit: set[str]) -> Report:
         if self.cache:
             self.cache.load()
         unreadable_before = len(self.report.unreadable)
@@ -174,13 +175,11 @@ class _Run:
         found_by_group: dict[str, list[Finding]] = {}
         signatures: dict[str, list[tuple[str, int, int]]] = {}
         for owner, group in groups.items():
-            signatures[owner] = sorted(
-                (str(self.paths[d].resolve()), *self.stats[d]) for d in group
-            )
+            signatures[owner] = sorted((absolute(self.paths[d]), *self.stats[d]) for d in group)
             found_by_group[owner] = self._group_findings(owner, group, signatures[owner])
         final = _combine(self.alone, groups, found_by_group)
         self.report.findings = sorted(f for found in final.values() for f in found)
-        if self.cache:
+        if self.cache and (self.inputs or self.regrouped or self.cache.stale_racy):
             self._save(found_by_group, signatures)
         return self.report
 
@@ -195,6 +194,7 @@ class _Run:
             and not any(d in self.inputs for d in group)
         ):
             return entry.final
+        self.regrouped = True
         inputs = [self.inputs.get(d) or FileInput(self.paths[d], d) for d in sorted(group)]
         results, sources = analyse(inputs, self.settings)
         self.report.sources.update(sources)
@@ -202,7 +202,7 @@ class _Run:
             self._note_errors(result)
         return [f for result in results for f in result.findings]
 
-    def _reuse_or_read(self, files: list[Path], explicit: set[Path]) -> list[FileInput]:
+    def _reuse_or_read(self, files: list[Path], explicit: set[str]) -> list[FileInput]:
         """Take unchanged files' results from the cache; read the others. Files found in
         folders that import no ML framework are not parsed; files named explicitly are."""
         pending = []
@@ -222,7 +222,7 @@ class _Run:
                 self.alone[display] = FileResult(display, module_name(path), analysed=False)
                 continue
             entry = self._entry(display)
-            if entry is not None and not entry.analysed and path.resolve() in explicit:
+            if entry is not None and not entry.analysed and absolute(path) in explicit:
                 entry = None
             if entry is not None and self.cache and self.cache.trusted(entry, self.stats[display]):
                 self.alone[display] = _from_cache(display, entry)
@@ -237,13 +237,14 @@ class _Run:
             if entry is not None and text is not None and entry.digest == digest(text):
                 self.alone[display] = _from_cache(display, entry)
                 self.digests[display] = entry.digest
+                self.cache.stale_racy = True  # a later save makes it trusted
                 continue
             if text is not None:
                 self.digests[display] = digest(text)
             item = self.inputs[display] = FileInput(path, display, text, cells)
             if (
                 text is not None
-                and path.resolve() not in explicit
+                and absolute(path) not in explicit
                 and not _worth_analysing(path, text, self.settings)
             ):
                 self.alone[display] = FileResult(display, file_module(path), analysed=False)
@@ -314,7 +315,7 @@ class _Run:
     def _entry(self, display: str) -> Entry | None:
         if self.cache is None:
             return None
-        return self.cache.entries.get(str(self.paths[display].resolve()))
+        return self.cache.entries.get(absolute(self.paths[display]))
 
     def _save(self, found_by_group: dict[str, list[Finding]], groups: dict[str, list]) -> None:
         """Record each file's solo results and, for a group owner, its group's findings."""
@@ -326,7 +327,7 @@ class _Run:
             known = self.digests.get(display) or (entry.digest if entry else None)
             if known is None:
                 continue
-            self.cache.entries[str(self.paths[display].resolve())] = Entry(
+            self.cache.entries[absolute(self.paths[display])] = Entry(
                 self.stats[display],
                 known,
                 result.module,
