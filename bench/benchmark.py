@@ -12,7 +12,8 @@ keeps them in bench/.work/. It measures, each command in a fresh process:
 - the peak memory of each run;
 - TorchFix (`torchfix --select ALL`) and nnlint with the same number of jobs on the first
   300 files of the corpus;
-- a fuzz pass: every corpus file analysed (no pre-filter), counting internal errors;
+- a fuzz pass: every corpus file analysed with every rule (no pre-filter), counting
+  internal errors;
 
 and prints a table with lines/s and the ratios against the targets. A benchmark, not a
 test: the numbers depend on the machine.
@@ -111,7 +112,7 @@ from nnlint.engine import FileInput, analyse
 paths = open(sys.argv[1], encoding="utf-8").read().splitlines()
 errors = 0
 for path in paths:
-    results, _ = analyse([FileInput(Path(path), path)], Settings())
+    results, _ = analyse([FileInput(Path(path), path)], Settings(select=["ALL"]))
     errors += sum(len(r.errors) for r in results)
 print(len(paths), errors)
 """
