@@ -9,8 +9,8 @@ from nnlint import tables_more
 from nnlint.facts import ModuleFacts
 from nnlint.facts.names import name_tokens
 from nnlint.facts.scope import Scope
-from nnlint.facts.training import EpochLoop
-from nnlint.facts.values import Resolver, keyword
+from nnlint.facts.training import EpochLoop, callback_calls
+from nnlint.facts.values import keyword
 from nnlint.project import Project
 from nnlint.rules import Hit, rule
 
@@ -175,7 +175,7 @@ _EARLY_STOPPING = frozenset(
 
 
 def _callbacks_hit(module: ModuleFacts, expr: ast.expr | None, scope: Scope) -> Iterator[Hit]:
-    calls = _callback_calls(expr, scope, module.resolver)
+    calls = callback_calls(expr, scope, module.resolver) if expr is not None else None
     if not calls:
         return
     stoppers = [c for c in calls if c[0] in _EARLY_STOPPING]
@@ -204,40 +204,6 @@ def _keeps_best(module: ModuleFacts, qualname: str, call: ast.Call, scope: Scope
     if word == "monitor":
         return True
     return module.resolver.constant(value, scope) is not False
-
-
-def _callback_calls(
-    expr: ast.expr | None, scope: Scope, resolver: Resolver
-) -> list[tuple[str, ast.Call, Scope]] | None:
-    """The callback constructors of a `callbacks=` list, or None when any is unknown."""
-    if expr is None:
-        return None
-    origins = resolver.origins(expr, scope)
-    if len(origins) != 1 or not isinstance(origins[0].expr, ast.List | ast.Tuple):
-        return None
-    list_scope = origins[0].scope
-    elements = list(origins[0].expr.elts)
-    if isinstance(expr, ast.Name):
-        for site in list_scope.calls:
-            func = site.node.func
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in {"append", "extend"}
-                and isinstance(func.value, ast.Name)
-                and func.value.id == expr.id
-            ):
-                return None
-    calls = []
-    for element in elements:
-        found = resolver.origins(element, list_scope)
-        if len(found) != 1 or not isinstance(found[0].expr, ast.Call):
-            return None
-        call, owner = found[0].expr, found[0].scope
-        qualname = resolver.call_name(call, owner)
-        if not qualname:
-            return None
-        calls.append((qualname, call, owner))
-    return calls
 
 
 _PATIENCE_WORDS = frozenset(

@@ -74,13 +74,14 @@ class EpochLoop:
         return len(self.optimizers) > 1
 
 
-def callbacks_of(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> Callbacks:
-    """Classify the callbacks passed to fit/Trainer."""
-    if expr is None:
-        return Callbacks(True)
+def callback_calls(
+    expr: ast.expr, scope: Scope, resolver: Resolver
+) -> list[tuple[str, ast.Call, Scope]] | None:
+    """(qualified name, call, scope) of each callback in a `callbacks=` list, `.append`ed
+    ones included; None when any element cannot be followed to a known constructor."""
     origins = resolver.origins(expr, scope)
     if len(origins) != 1 or not isinstance(origins[0].expr, ast.List | ast.Tuple):
-        return Callbacks(False)
+        return None
     list_scope = origins[0].scope
     elements = list(origins[0].expr.elts)
     if isinstance(expr, ast.Name):
@@ -93,25 +94,35 @@ def callbacks_of(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> Cal
                 and func.value.id == expr.id
             ):
                 elements.extend(site.node.args)
-    early = best = False
+    calls = []
     for element in elements:
-        element_origins = resolver.origins(element, list_scope)
-        if len(element_origins) != 1 or not isinstance(element_origins[0].expr, ast.Call):
-            return Callbacks(False)
-        call, owner = element_origins[0].expr, element_origins[0].scope
-        qualname = resolver.call_name(call, owner) or ""
-        if qualname in tables.EARLY_STOPPING_CALLBACKS:
-            early = True
-        elif qualname in tables.CHECKPOINT_CALLBACKS:
-            best_only = resolver.constant(keyword(call, "save_best_only"), owner)
-            monitor = keyword(call, "monitor")
-            best = (
-                best
-                or best_only is True
-                or (qualname.startswith("lightning") and monitor is not None)
-            )
-        elif not qualname:
-            return Callbacks(False)
+        found = resolver.origins(element, list_scope)
+        if len(found) != 1 or not isinstance(found[0].expr, ast.Call):
+            return None
+        call, owner = found[0].expr, found[0].scope
+        qualname = resolver.call_name(call, owner)
+        if not qualname:
+            return None
+        calls.append((qualname, call, owner))
+    return calls
+
+
+def callbacks_of(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> Callbacks:
+    """Classify the callbacks passed to fit/Trainer."""
+    if expr is None:
+        return Callbacks(True)
+    calls = callback_calls(expr, scope, resolver)
+    if calls is None:
+        return Callbacks(False)
+    early = any(q in tables.EARLY_STOPPING_CALLBACKS for q, _, _ in calls)
+    best = any(
+        q in tables.CHECKPOINT_CALLBACKS
+        and (
+            resolver.constant(keyword(call, "save_best_only"), owner) is True
+            or (q.startswith("lightning") and keyword(call, "monitor") is not None)
+        )
+        for q, call, owner in calls
+    )
     return Callbacks(True, early, best)
 
 
