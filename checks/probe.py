@@ -704,3 +704,45 @@ _runtime(
     - https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html
     """,
 )
+_runtime(
+    "NN918",
+    "probe-process-died",
+    "error",
+    "The model or data ended the probe's process: a crash, sys.exit or an out-of-memory kill.",
+    f"""
+    ## What it does
+    Reports when the user's code ends the probe's child process after the target loaded:
+    an interpreter crash, a `sys.exit()` or `os._exit()` inside the model, the loss or the
+    data pipeline, or a kill such as the out-of-memory killer's. The parent process still
+    prints the findings of the checks that finished.
+
+    ## Why is this bad?
+    Code that dies on one batch will die in training too, usually hours later and with less
+    context. A `sys.exit` deep inside a model or a dataset hides the real error.
+
+    ## Example
+    ```python
+    def forward(self, x):
+        if x.isnan().any():
+            sys.exit(1)
+        return self.fc(x)
+    ```
+
+    ## Use instead
+    ```python
+    def forward(self, x):
+        if x.isnan().any():
+            raise ValueError("NaN in the model's input")
+        return self.fc(x)
+    ```
+
+    ## Known limits
+    The probe cannot tell an out-of-memory kill from another SIGKILL; it says which signal.
+
+    ## Fix safety
+    No automatic fix.
+
+    ## References
+    {PROBE_REFERENCE}
+    """,
+)

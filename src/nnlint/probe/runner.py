@@ -205,8 +205,10 @@ def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
     located = outcome.first("located")
     if outcome.fatal:
         report.errors.append(f"--probe {options.target}: {outcome.fatal}")
-    if outcome.crashed:
+    if outcome.crashed and located is None:
         report.errors.append(f"--probe {options.target}: {outcome.crashed}")
+    elif outcome.crashed:
+        report.findings.extend(_died(outcome.crashed, located, options))
     for check in outcome.checks:
         for found in check["findings"]:
             finding = _finding(found, located, options)
@@ -252,6 +254,24 @@ def _stalled(stalled: dict[str, Any], options: ProbeOptions) -> Finding:
         help="raise --probe-timeout, or make the slow stage (data download, preprocessing) "
         "skippable by an argument and pass it after `--`",
     )
+
+
+def _died(crashed: str, located: dict[str, Any], options: ProbeOptions) -> list[Finding]:
+    """NN918 when the user's code ended the probe's process after the target loaded: a
+    crash, `sys.exit`, or a kill (the out-of-memory killer sends SIGKILL)."""
+    first, _, tail = crashed.partition("\n")
+    if first.endswith(f"code {-signal.SIGKILL}:") or first.endswith(f"code {-signal.SIGKILL}"):
+        first += " (SIGKILL: out of memory?)"
+    last = tail.strip().splitlines()[-1] if tail.strip() else ""
+    found = {
+        "code": "NN918",
+        "message": first.rstrip(":") + (f"; its last output: {last}" if last else ""),
+        "help": "run the model on one batch outside nnlint to see the crash; the findings "
+        "of the checks that finished before it are reported",
+        "anchor": "model",
+    }
+    finding = _finding(found, located, options)
+    return [finding] if finding is not None else []
 
 
 def _unfinished(outcome: Outcome) -> list[str]:
