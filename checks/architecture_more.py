@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from nnlint import tables, tables_more
+from nnlint import tables
 from nnlint.facts import ModuleFacts
 from nnlint.facts.graph import GNode, Network
 from nnlint.facts.layer_calls import Layer, NetworkLayers, dropout_rate
@@ -264,7 +264,7 @@ def _input_dropout(
         layer = layers.layer(following, network)
         if layer.is_dropout:
             rate = layers.dropout_rate(layer)
-            if rate is not None and rate > tables_more.MAX_INPUT_DROPOUT_RATE:
+            if rate is not None and rate > tables.MAX_INPUT_DROPOUT_RATE:
                 yield Hit(
                     module.path,
                     following.node,
@@ -322,7 +322,7 @@ def dropout_rate_too_high(project: Project) -> Iterator[Hit]:
     for module in project.modules:
         for site in module.collected.training_calls:
             rate = dropout_rate(module, site.node, site.scope)
-            if rate is not None and rate > tables_more.MAX_DROPOUT_RATE:
+            if rate is not None and rate > tables.MAX_DROPOUT_RATE:
                 yield Hit(
                     module.path,
                     site.node,
@@ -385,9 +385,9 @@ def init_activation_mismatch(project: Project) -> Iterator[Hit]:
 
 
 def _init_family(qualname: str) -> str | None:
-    if qualname in tables_more.XAVIER_INIT:
+    if qualname in tables.XAVIER_INIT:
         return "xavier"
-    if qualname in tables_more.KAIMING_INIT:
+    if qualname in tables.KAIMING_INIT:
         return "kaiming"
     return None
 
@@ -452,7 +452,7 @@ def _deliberate(call: ast.Call, family: str, module: ModuleFacts, scope) -> bool
     if family == "xavier":
         return argument(call, "gain", 1) is not None
     nonlinearity = module.resolver.constant(argument(call, "nonlinearity", 3), scope)
-    return isinstance(nonlinearity, str) and nonlinearity in tables_more.KAIMING_SATURATING
+    return isinstance(nonlinearity, str) and nonlinearity in tables.KAIMING_SATURATING
 
 
 def _applied_functions(project: Project, module: ModuleFacts, network: Network) -> set[str]:
@@ -523,11 +523,11 @@ def _keras_init(module: ModuleFacts) -> Iterator[Hit]:
 def _keras_init_family(module: ModuleFacts, expr: ast.expr, scope) -> str | None:
     value = module.resolver.constant(expr, scope)
     if isinstance(value, str):
-        return tables_more.KERAS_INIT_FAMILIES.get(value)
+        return tables.KERAS_INIT_FAMILIES.get(value)
     if isinstance(expr, ast.Call):
         qualname = module.resolver.call_name(expr, scope) or ""
         if qualname.startswith("keras.initializers.") and not expr.keywords and not expr.args:
-            return tables_more.KERAS_INIT_FAMILIES.get(qualname.rpartition(".")[2])
+            return tables.KERAS_INIT_FAMILIES.get(qualname.rpartition(".")[2])
     return None
 
 
@@ -590,7 +590,7 @@ def deep_network_without_normalisation(project: Project) -> Iterator[Hit]:
     """
     for module, layers, network in _networks(project):
         weights = [g for g in network.nodes if g.kind == "weight"]
-        if len(weights) < tables_more.DEEP_WEIGHT_LAYERS or network.submodules:
+        if len(weights) < tables.DEEP_WEIGHT_LAYERS or network.submodules:
             continue
         if any(g.kind in {"norm", "network"} for g in network.nodes):
             continue
@@ -698,7 +698,7 @@ def _bounded_output(project, network, network_module, loss_module, loss) -> Iter
     act, node, path = output.act, output.node, output_module.path
     if loss is not None and loss.post_act is not None:
         act, node, path = loss.post_act, loss.post_node, loss_module.path
-    if act not in tables_more.BOUNDED_OUTPUTS or node is None:
+    if act not in tables.BOUNDED_OUTPUTS or node is None:
         return
     if act in {"sigmoid", "tanh"} and _bounded_on_purpose(network, network_module, loss_module):
         return
@@ -719,7 +719,7 @@ def _bounded_on_purpose(network: Network, *modules: ModuleFacts) -> bool:
         return True
     for module in modules:
         for site in module.collected.calls:
-            if site.qualname in tables_more.RANGE_SCALERS:
+            if site.qualname in tables.RANGE_SCALERS:
                 return True
     return False
 
@@ -756,7 +756,7 @@ def _keras_loss_category(module: ModuleFacts, expr: ast.expr, scope) -> str | No
         if not qualname.startswith("keras."):
             return None
         name = qualname.rpartition(".")[2]
-    if name in tables_more.KERAS_REGRESSION_LOSSES:
+    if name in tables.KERAS_REGRESSION_LOSSES:
         return "regression"
     if name in tables.KERAS_LOSSES:
         return "classification"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from nnlint import tables_more
+from nnlint import tables
 from nnlint.facts import ModuleFacts
 from nnlint.facts.data import name_role
 from nnlint.facts.names import name_tokens
@@ -81,14 +81,14 @@ def accuracy_only_metric(project: Project) -> Iterator[Hit]:
 def _imbalance_evidence(module: ModuleFacts) -> str | None:
     for site in module.collected.training_calls:
         qualname = site.qualname or ""
-        if qualname in tables_more.IMBALANCE_CALLS:
+        if qualname in tables.IMBALANCE_CALLS:
             return qualname.rpartition(".")[2]
         for kw in site.node.keywords:
-            if kw.arg in tables_more.IMBALANCE_KEYWORDS and not (
+            if kw.arg in tables.IMBALANCE_KEYWORDS and not (
                 isinstance(kw.value, ast.Constant) and kw.value.value is None
             ):
                 return f"{kw.arg}="
-        if qualname in tables_more.CLASS_WEIGHTED_LOSSES and keyword(site.node, "weight"):
+        if qualname in tables.CLASS_WEIGHTED_LOSSES and keyword(site.node, "weight"):
             return "a class-weighted loss"
     return None
 
@@ -96,15 +96,15 @@ def _imbalance_evidence(module: ModuleFacts) -> str | None:
 def _other_metrics(module: ModuleFacts) -> bool:
     for site in module.collected.calls:
         qualname = site.qualname or ""
-        if qualname.startswith(_METRIC_PREFIXES) and qualname not in tables_more.ACCURACY_METRICS:
+        if qualname.startswith(_METRIC_PREFIXES) and qualname not in tables.ACCURACY_METRICS:
             return True
         func = site.node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if set(name_tokens(name)) & tables_more.OTHER_METRIC_WORDS:
+        if set(name_tokens(name)) & tables.OTHER_METRIC_WORDS:
             return True
     for scope in module.collected.scopes:
         for name in scope.bindings:
-            if set(name_tokens(name)) & tables_more.OTHER_METRIC_WORDS:
+            if set(name_tokens(name)) & tables.OTHER_METRIC_WORDS:
                 return True
     return False
 
@@ -112,7 +112,7 @@ def _other_metrics(module: ModuleFacts) -> bool:
 def _accuracy_only_sites(module: ModuleFacts) -> Iterator[ast.AST]:
     for site in module.collected.training_calls:
         qualname = site.qualname or ""
-        if qualname in tables_more.ACCURACY_METRICS and not qualname.startswith("keras."):
+        if qualname in tables.ACCURACY_METRICS and not qualname.startswith("keras."):
             yield site.node
             continue
         func = site.node.func
@@ -132,9 +132,9 @@ def _accuracy_only_sites(module: ModuleFacts) -> Iterator[ast.AST]:
 def _is_accuracy(module: ModuleFacts, expr: ast.expr, scope) -> bool:
     value = module.resolver.constant(expr, scope)
     if isinstance(value, str):
-        return value in tables_more.ACCURACY_STRINGS
+        return value in tables.ACCURACY_STRINGS
     target = expr.func if isinstance(expr, ast.Call) else expr
-    return module.resolver.qualname(target, scope) in tables_more.ACCURACY_METRICS
+    return module.resolver.qualname(target, scope) in tables.ACCURACY_METRICS
 
 
 @rule(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nnlint import tables, tables_more
+from nnlint import tables
 from nnlint.facts.hyper import optimizer_calls, sets_lr_by_schedule, training_batch_sizes, warms_up
 from nnlint.facts.values import argument
 from nnlint.project import Project
@@ -117,9 +117,9 @@ def adam_weight_decay(project: Project) -> Iterator[Hit]:
     """
     for module in project.modules:
         for site in module.collected.training_calls:
-            if site.qualname not in tables_more.TORCH_ADAM:
+            if site.qualname not in tables.TORCH_ADAM:
                 continue
-            decay = argument(site.node, "weight_decay", tables_more.ADAM_WEIGHT_DECAY_POSITION)
+            decay = argument(site.node, "weight_decay", tables.ADAM_WEIGHT_DECAY_POSITION)
             value = module.resolver.constant(decay, site.scope) if decay is not None else None
             if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
                 yield Hit(
@@ -174,7 +174,7 @@ def large_batch_without_warmup(project: Project) -> Iterator[Hit]:
     - Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour" (2017)
     """
     for module in project.modules:
-        sizes = [b for b in training_batch_sizes(module) if b.value >= tables_more.LARGE_BATCH]
+        sizes = [b for b in training_batch_sizes(module) if b.value >= tables.LARGE_BATCH]
         if not sizes or warms_up(module):
             continue
         for size in sizes:

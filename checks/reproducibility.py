@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from nnlint import tables_more
+from nnlint import tables
 from nnlint.facts import ModuleFacts
 from nnlint.facts.names import name_tokens
 from nnlint.facts.scope import Scope
@@ -93,7 +93,7 @@ def _method(call: ast.Call) -> str:
 
 def _seeds(module: ModuleFacts) -> bool:
     for site in module.collected.calls:
-        if site.qualname in tables_more.SEED_CALLS:
+        if site.qualname in tables.SEED_CALLS:
             return True
         func = site.node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -195,9 +195,9 @@ def _callbacks_hit(module: ModuleFacts, expr: ast.expr | None, scope: Scope) -> 
 
 
 def _keeps_best(module: ModuleFacts, qualname: str, call: ast.Call, scope: Scope) -> bool:
-    if qualname not in tables_more.BEST_KEEPING:
+    if qualname not in tables.BEST_KEEPING:
         return False
-    word = tables_more.BEST_KEEPING[qualname]
+    word = tables.BEST_KEEPING[qualname]
     value = keyword(call, word)
     if value is None:
         return False

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from nnlint import tables, tables_more
+from nnlint import tables
 from nnlint.facts.data import DATALOADERS, name_role
 from nnlint.facts.module import ModuleFacts
 from nnlint.facts.names import name_tokens
@@ -38,32 +38,32 @@ def optimizer_calls(module: ModuleFacts) -> Iterator[OptimizerCall]:
         if qualname in HF_ARGS:
             yield OptimizerCall(site, "AdamW", "transformers", keyword(site.node, "learning_rate"))
             continue
-        if not qualname.startswith(tables_more.OPTIMIZER_PREFIXES):
+        if not qualname.startswith(tables.OPTIMIZER_PREFIXES):
             continue
         name = qualname.rpartition(".")[2]
         if name.lower() not in tables.LR_RANGES:
             continue
         if qualname.startswith("keras."):
-            lr = argument(site.node, "learning_rate", tables_more.KERAS_LR_POSITION)
+            lr = argument(site.node, "learning_rate", tables.KERAS_LR_POSITION)
             yield OptimizerCall(site, name, "keras", lr or keyword(site.node, "lr"))
         else:
-            lr = argument(site.node, "lr", tables_more.TORCH_LR_POSITION)
+            lr = argument(site.node, "lr", tables.TORCH_LR_POSITION)
             yield OptimizerCall(site, name, "torch", lr)
 
 
 def sets_lr_by_schedule(module: ModuleFacts) -> bool:
     """A OneCycleLR/CyclicLR scheduler sets the learning rate itself."""
-    return any(s.qualname in tables_more.LR_OVERRIDING_SCHEDULERS for s in module.collected.calls)
+    return any(s.qualname in tables.LR_OVERRIDING_SCHEDULERS for s in module.collected.calls)
 
 
 def warms_up(module: ModuleFacts) -> bool:
     """A warm-up is visible: a warm-up scheduler, a `warmup` argument or name, HF warm-up."""
     for site in module.collected.calls:
         qualname = site.qualname or ""
-        if qualname in tables_more.WARMUP_SCHEDULERS or "warmup" in qualname.lower():
+        if qualname in tables.WARMUP_SCHEDULERS or "warmup" in qualname.lower():
             return True
         for kw in site.node.keywords:
-            if kw.arg in tables_more.WARMUP_ARGUMENTS:
+            if kw.arg in tables.WARMUP_ARGUMENTS:
                 value = module.resolver.constant(kw.value, site.scope)
                 if value is None or value:
                     return True

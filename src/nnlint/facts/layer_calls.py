@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from nnlint import tables_more
+from nnlint import tables
 from nnlint.facts.graph import GNode, Network
 from nnlint.facts.layers import layer_name
 from nnlint.facts.module import ModuleFacts
@@ -32,12 +32,12 @@ class Layer:
 
     @property
     def is_dense(self) -> bool:
-        return self.name in tables_more.DENSE_LAYERS
+        return self.name in tables.DENSE_LAYERS
 
     @property
     def is_dropout(self) -> bool:
-        return self.name in tables_more.DROPOUT_LAYERS or self.name in {
-            q.rpartition(".")[2] for q in tables_more.DROPOUT_FUNCTIONS
+        return self.name in tables.DROPOUT_LAYERS or self.name in {
+            q.rpartition(".")[2] for q in tables.DROPOUT_FUNCTIONS
         }
 
 
@@ -63,7 +63,7 @@ class NetworkLayers:
         call, scope = found
         qualname = self.resolver.call_name(call, scope) or ""
         framework, name = layer_name(qualname)
-        if qualname in tables_more.DROPOUT_FUNCTIONS:
+        if qualname in tables.DROPOUT_FUNCTIONS:
             framework, name = "functional", qualname.rpartition(".")[2]
         return Layer(gnode, call, scope, framework, name)
 
@@ -139,16 +139,16 @@ class NetworkLayers:
 def dropout_rate(module: ModuleFacts, call: ast.Call, scope: Scope) -> float | None:
     """The rate of `nn.Dropout(p)`, `F.dropout(x, p)` or `layers.Dropout(rate)`."""
     qualname = module.resolver.call_name(call, scope) or ""
-    if qualname in tables_more.DROPOUT_FUNCTIONS:
-        expr = argument(call, "p", tables_more.DROPOUT_FUNCTIONS[qualname])
+    if qualname in tables.DROPOUT_FUNCTIONS:
+        expr = argument(call, "p", tables.DROPOUT_FUNCTIONS[qualname])
         if expr is None:
             expr = keyword(call, "rate")
         default: float | None = 0.5 if qualname.startswith("torch.") else None
     else:
         framework, name = layer_name(qualname)
-        if name not in tables_more.DROPOUT_LAYERS or framework not in {"torch", "keras"}:
+        if name not in tables.DROPOUT_LAYERS or framework not in {"torch", "keras"}:
             return None
-        word, position, default = tables_more.DROPOUT_RATE_ARGS[framework]
+        word, position, default = tables.DROPOUT_RATE_ARGS[framework]
         expr = argument(call, word, position)
     if expr is None:
         return default

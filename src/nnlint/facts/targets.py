@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from nnlint import tables_more
+from nnlint import tables
 from nnlint.facts.names import dotted
 from nnlint.facts.scope import Scope
 from nnlint.facts.values import Resolver, keyword
@@ -54,27 +54,27 @@ def _origin_kind(
         return None
     qualname = resolver.call_name(value, scope) or ""
     func = value.func
-    if qualname in tables_more.INTEGER_TENSORS:
+    if qualname in tables.INTEGER_TENSORS:
         return CLASS_LABELS
     if _integer_dtype(value, scope, resolver):
         return CLASS_LABELS
-    if qualname in tables_more.CLASSIFICATION_DATASETS:
+    if qualname in tables.CLASSIFICATION_DATASETS:
         return CLASS_LABELS if index == 1 else None
-    if qualname in tables_more.REGRESSION_DATASETS:
+    if qualname in tables.REGRESSION_DATASETS:
         return CONTINUOUS if index == 1 else None
     if qualname in _SPLITTERS and index is not None:
         position = index // 2
         if position < len(value.args) and not isinstance(value.args[position], ast.Starred):
             return target_kind(value.args[position], scope, resolver, depth + 1)
         return None
-    if qualname in tables_more.TARGET_PRESERVING and value.args:
+    if qualname in tables.TARGET_PRESERVING and value.args:
         return target_kind(value.args[0], scope, resolver, depth + 1)
     if isinstance(func, ast.Attribute) and not qualname:
-        if func.attr in tables_more.INTEGER_CAST_METHODS and not value.args:
+        if func.attr in tables.INTEGER_CAST_METHODS and not value.args:
             return CLASS_LABELS
         if func.attr in {"type", "to", "astype"} and value.args and _is_integer_type(value.args[0]):
             return CLASS_LABELS
-        if func.attr in tables_more.TARGET_PRESERVING_METHODS:
+        if func.attr in tables.TARGET_PRESERVING_METHODS:
             return target_kind(func.value, scope, resolver, depth + 1)
     return None
 
@@ -84,9 +84,9 @@ def _loader_kind(expr: ast.expr, scope: Scope, resolver: Resolver, index: int) -
     for origin in resolver.origins(expr, scope):
         if isinstance(origin.expr, ast.Call) and origin.index is None:
             qualname = resolver.call_name(origin.expr, origin.scope) or ""
-            if qualname in tables_more.CLASSIFICATION_DATASETS:
+            if qualname in tables.CLASSIFICATION_DATASETS:
                 return CLASS_LABELS
-            if qualname in tables_more.REGRESSION_DATASETS:
+            if qualname in tables.REGRESSION_DATASETS:
                 return CONTINUOUS
     return None
 
@@ -98,7 +98,7 @@ def _integer_dtype(call: ast.Call, scope: Scope, resolver: Resolver) -> bool:
     if _is_integer_type(dtype):
         return True
     value = resolver.constant(dtype, scope)
-    return isinstance(value, str) and value in tables_more.INTEGER_DTYPES
+    return isinstance(value, str) and value in tables.INTEGER_DTYPES
 
 
 def _is_integer_type(expr: ast.expr) -> bool:
@@ -106,4 +106,4 @@ def _is_integer_type(expr: ast.expr) -> bool:
     if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
         name = expr.value
     last = name.rpartition(".")[2]
-    return last in tables_more.INTEGER_DTYPES or last in {"LongTensor", "IntTensor"}
+    return last in tables.INTEGER_DTYPES or last in {"LongTensor", "IntTensor"}
