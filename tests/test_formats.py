@@ -25,7 +25,7 @@ from nnlint.junit import junit
 from nnlint.report import github_annotation
 from nnlint.rules import rule_by_code
 from nnlint.sarif import doc_section
-from tests.conftest import nnlint_command
+from tests.test_cli import run
 
 DATA = Path(__file__).parent / "data"
 EXPECTED = DATA / "formats"
@@ -119,17 +119,6 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write(tmp_path_factory.mktemp("project"), PROJECT)
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*nnlint_command(), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def stable_sarif(text: str, root: Path) -> str:

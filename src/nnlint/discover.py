@@ -21,7 +21,7 @@ def excluded(path: Path, settings: Settings, under: Path, prefix: str | None = N
     relative to the root, when the caller knows it (walking resolves it once)."""
     parts = path.relative_to(under).parts
     if prefix is None:
-        relative = _relative_to_root(path, settings)
+        relative = relative_to_root(path, settings)
     else:
         relative = "/".join((prefix, *parts)) if prefix else "/".join(parts)
     return any(
@@ -30,7 +30,8 @@ def excluded(path: Path, settings: Settings, under: Path, prefix: str | None = N
     )
 
 
-def _relative_to_root(path: Path, settings: Settings) -> str:
+def relative_to_root(path: Path, settings: Settings) -> str:
+    """The path relative to the project root (POSIX), or as given when outside it."""
     try:
         relative = path.resolve().relative_to(settings.root.resolve()).as_posix()
     except ValueError:
@@ -51,7 +52,7 @@ def excluded_file(path: Path, settings: Settings) -> bool:
     return excluded(resolved, settings, under)
 
 
-def _git_visible(folder: Path) -> set[Path] | None:
+def _git_visible(folder: Path) -> set[str] | None:
     """Files git does not ignore under `folder`, or None outside a git work tree."""
     try:
         result = subprocess.run(
@@ -97,7 +98,7 @@ def _walk(folder: Path, settings: Settings, problems: list[str] | None) -> Itera
         if problems is not None:
             problems.append(f"{error.filename}: cannot read folder: {error.strerror}")
 
-    prefix = _relative_to_root(folder, settings)
+    prefix = relative_to_root(folder, settings)
     for root, dirs, files in os.walk(folder, onerror=unreadable):
         base = Path(root)
         dirs[:] = sorted(d for d in dirs if not excluded(base / d, settings, folder, prefix))

@@ -22,7 +22,7 @@ from nnlint.cache import Cache, Entry, digest, file_stat, settings_key
 from nnlint.config import Settings
 from nnlint.configs import ConfigFile, config_key, is_config_path
 from nnlint.configs.select import read_for_run, worth_parsing
-from nnlint.discover import absolute, discover
+from nnlint.discover import absolute, discover, relative_to_root
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
 from nnlint.noqa import file_exempt, suppressed
@@ -523,8 +523,5 @@ def _suppressed(hit: Hit, code: str, source: SourceFile, settings: Settings) -> 
 
 
 def _path_matches(path: Path, pattern: str, settings: Settings) -> bool:
-    try:
-        relative = path.resolve().relative_to(settings.root.resolve()).as_posix()
-    except ValueError:
-        relative = path.as_posix()
+    relative = relative_to_root(path, settings)
     return fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern)
