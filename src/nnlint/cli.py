@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: target in [tool.nnlint.probe]) and report NN9 findings",
     )
     probe.add_argument(
+        "-m",
+        dest="probe_module",
+        metavar="MODULE",
+        help="with --probe: probe the training script `python -m MODULE` would run",
+    )
+    probe.add_argument(
         "--probe-report", type=Path, metavar="DIR", help="write probe.json and lr_finder.png here"
     )
     probe.add_argument(
@@ -246,7 +252,7 @@ def explain(code: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     script_args: list[str] = []
-    if "--" in argv and any(a == "--probe" or a.startswith("--probe=") for a in argv):
+    if "--" in argv and any(a in ("--probe", "-m") or a.startswith("--probe=") for a in argv):
         at = argv.index("--")  # `nnlint --probe train.py -- --epochs 5`: the script's own
         argv, script_args = argv[:at], argv[at + 1 :]
     args = build_parser().parse_args(argv)
@@ -271,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.show_settings:
         sys.stdout.write(show_settings(settings, args))
         return EXIT_CLEAN
-    if args.probe is not None:
+    if args.probe is not None or args.probe_module:
         return run_probe(settings, args)
     report = run_lint(settings, args)
     if report is None:
@@ -329,7 +335,7 @@ def run_probe(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"nnlint: error: cannot write {args.output_file}: {error}", file=sys.stderr)
         return EXIT_ERROR
-    for write in outcome.first("located").get("skipped", []):
+    for write in outcome.skipped:
         print(f"nnlint: probe: skipped a write of the script: {write}", file=sys.stderr)
     if report.errors:  # could not run: no "All checks passed" after the error
         for problem in report.errors:

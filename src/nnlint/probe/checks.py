@@ -19,6 +19,7 @@ from torch import nn
 
 from nnlint.probe import lrfind
 from nnlint.probe.state import Snapshot
+from nnlint.probe.steps import OwnSteps
 from nnlint.probe.target import Bundle, TargetError
 
 # Loss classes and functions by kind: what the output and the labels must look like.
@@ -207,6 +208,7 @@ class Probe:
         self.unpack = default_unpack  # batches are (inputs, targets) once data_batches has them
         self.step_only = bundle.lightning and bundle.loss is None  # the loss is training_step
         self.start = time.monotonic()
+        self.steps: Any = OwnSteps(self)  # LoopSteps in zero-config mode
         self.skip: str | None = None  # why the training checks cannot run
         self.batches: list[Any] = []
         self.classes: int | None = None
@@ -773,32 +775,36 @@ class Probe:
         result.metrics["relative_gradient"] = dict(layers)
         if len(layers) < 3 or not all(math.isfinite(v) for _, v in layers):
             return
-        (first, g_first), (last, g_last) = layers[0], layers[-1]
+        # the median over the first half of the layers run: one layer with a naturally small
+        # gradient (an attention query or key at init) is no sign of vanishing
+        half = sorted(layers[: max(1, len(layers) // 2)], key=lambda layer: layer[1])
+        g_middle = half[len(half) // 2][1]
+        last, g_last = layers[-1]
         if g_last <= 0:
             return
-        ratio = g_first / g_last
+        ratio = g_middle / g_last
         result.metrics["first_last_ratio"] = ratio
         if ratio < VANISHING:
             self.vanishing = True
             result.findings.append(
                 Found(
                     "NN907",
-                    f"gradients vanish with depth: the first layer `{first}` gets {_fmt(ratio)}x "
-                    f"the relative gradient of the last layer `{last}`",
+                    f"gradients vanish with depth: the first {len(half)} layer(s) get a median "
+                    f"{_fmt(ratio)}x the relative gradient of the last layer `{last}`",
                     "use ReLU/GELU instead of sigmoid/tanh in hidden layers, add normalisation or "
                     "residual connections, and check the initialisation",
-                    self.module_anchor(first),
+                    self.module_anchor(layers[0][0]),
                 )
             )
         elif ratio > EXPLODING:
             result.findings.append(
                 Found(
                     "NN907",
-                    f"gradients explode with depth: the first layer `{first}` gets {_fmt(ratio)}x "
-                    f"the relative gradient of the last layer `{last}`",
+                    f"gradients explode with depth: the first {len(half)} layer(s) get a median "
+                    f"{_fmt(ratio)}x the relative gradient of the last layer `{last}`",
                     "add normalisation or residual connections, lower the initial weight scale, "
                     "and clip gradients",
-                    self.module_anchor(first),
+                    self.module_anchor(layers[0][0]),
                 )
             )
 
@@ -919,46 +925,34 @@ class Probe:
         self._ignores_inputs(batch, trace, user_optimizer, result)
 
     def _fit(self, batch: Any, optimizer: Any, result: CheckResult, zero: bool = False) -> Trace:
-        self.model.train()
         if zero:
             x, y = self.unpack(batch)
             batch = _zeroed(x), y
-            unpack, self.unpack = self.unpack, default_unpack
         trace = Trace()
-        try:
-            for step in range(self.o.overfit_steps):
-                if self.out_of_time():
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                loss, out = self.loss_on(batch)
-                value = float(loss.detach())
-                trace.losses.append(value)
-                if not math.isfinite(value):
-                    trace.nonfinite = self.first_nonfinite(batch) or ""
-                    break
-                if not loss.requires_grad:
-                    trace.no_grad = True
-                    break
-                loss.backward()
-                grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-                if grads and not any(bool(g.any()) for g in grads):
-                    trace.zero_grads = True
-                trace.correct = self._all_correct(out, batch)
-                if trace.check():
-                    break
-                optimizer.step()
-                if not zero:
-                    self.emit(
-                        {
-                            "event": "progress",
-                            "check": "overfit",
-                            "done": step + 1,
-                            "total": self.o.overfit_steps,
-                        }
-                    )
-        finally:
-            if zero:
-                self.unpack = unpack
+        steps = self.steps.run(batch, optimizer, self.o.overfit_steps)
+        for index, step in enumerate(steps):
+            trace.losses.append(step.value)
+            trace.loop_steps += step.loop
+            if not math.isfinite(step.value):
+                trace.nonfinite = self.first_nonfinite(batch) or ""
+                break
+            if not step.requires_grad:
+                trace.no_grad = True
+                break
+            trace.zero_grads = trace.zero_grads or step.zero_grads
+            trace.correct = self._all_correct(step.out, batch)
+            if trace.check() or self.out_of_time():
+                break
+            if not zero:
+                self.emit(
+                    {
+                        "event": "progress",
+                        "check": "overfit",
+                        "done": index + 1,
+                        "total": self.o.overfit_steps,
+                    }
+                )
+        steps.close()
         return trace
 
     def _all_correct(self, out: Any, batch: Any) -> bool:
@@ -1016,28 +1010,24 @@ class Probe:
         losses: list[float] = []
         smoothed: list[float] = []
         stop = "end of the sweep"
-        self.model.train()
-        batches = self.data_batches()
-        for step, lr in enumerate(lrs):
+        steps = self.steps.run(None, optimizer, len(lrs), lrs)
+        loop_steps = 0
+        for index, step in enumerate(steps):
+            losses.append(step.value)
+            loop_steps += step.loop
+            finite_loss = math.isfinite(step.value)
+            smoothed.append(lrfind.smooth(losses)[-1] if finite_loss else math.nan)
+            if lrfind.diverged(smoothed, step.value):
+                stop = "NaN/Inf loss" if not finite_loss else "divergence"
+                break
             if self.out_of_time():
                 stop = "the time budget ran out"
                 result.status = "partial"
                 break
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            loss, _ = self.loss_on(next(batches))
-            value = float(loss.detach())
-            losses.append(value)
-            smoothed.append(lrfind.smooth(losses)[-1] if math.isfinite(value) else math.nan)
-            if lrfind.diverged(smoothed, value):
-                stop = "NaN/Inf loss" if not math.isfinite(value) else "divergence"
-                break
-            loss.backward()
-            optimizer.step()
             self.emit(
-                {"event": "progress", "check": "lr-finder", "done": step + 1, "total": len(lrs)}
+                {"event": "progress", "check": "lr-finder", "done": index + 1, "total": len(lrs)}
             )
+        steps.close()
         usable = [s for s in smoothed if math.isfinite(s)]
         suggestion = lrfind.suggest(lrs[: len(usable)], usable, diverged=stop != "end of the sweep")
         result.metrics.update(
@@ -1049,6 +1039,7 @@ class Probe:
             suggested_lr=suggestion.lr,
             valley=suggestion.valley,
             configured_lr=self.configured_lr,
+            loop_steps=loop_steps,
             method="minimum/10: the LR at the smoothed loss's minimum divided by 10",
         )
         if suggestion.lr is None:
@@ -1090,6 +1081,7 @@ class Trace:
         self.zero_grads = False
         self.correct = False
         self.passed = False
+        self.loop_steps = 0  # steps run by the script's own loop
 
     @property
     def best(self) -> float:
@@ -1128,6 +1120,7 @@ class Trace:
             "start": self.losses[0] if self.losses else None,
             "end": self.losses[-1] if self.losses else None,
             "passed": self.passed,
+            "loop_steps": self.loop_steps,
             "diagnosis": None if self.passed else (self.diagnosis() if self.losses else None),
         }
 

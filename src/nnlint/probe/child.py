@@ -18,6 +18,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from nnlint.probe.target import display
+
 OWN = Path(__file__).resolve().parent.parent  # the nnlint package
 
 
@@ -44,22 +46,33 @@ def main() -> int:
         device = pick_device(options.get("device", "auto"))
         emit({"event": "start", "torch": torch.__version__, "device": str(device)})
         checks = dict(options["checks"])
-        if is_script(options["target"]):
+        module = bool(options.get("module"))
+        if module or is_script(options["target"]):
+
+            def make_probe(bundle: Any, capture: Any) -> Any:
+                if checks.get("budget") is not None:
+                    checks["budget"] = max(checks["budget"] - (time.monotonic() - began), 1.0)
+                located = locate(bundle)
+                located["factory"] = capture.backward_at
+                emit({"event": "located", **located})
+                probe = Probe(bundle, Options(**checks), emit)
+                probe.device = next(bundle.model.parameters()).device  # where the script put it
+                return probe
+
             budget = checks.get("budget")
             left = None if budget is None else budget - (time.monotonic() - began)
-            bundle, capture, seconds = run_script(
-                options["target"], options.get("script_args", []), left, emit
+            run_script(
+                options["target"],
+                options.get("script_args", []),
+                left,
+                emit,
+                make_probe,
+                module=module,
             )
-            if checks.get("budget") is not None:
-                checks["budget"] = max(checks["budget"] - seconds, 1.0)
-            located = locate(bundle)
-            located["factory"] = capture.backward_at
-            emit({"event": "located", **located, "skipped": capture.skipped})
         else:
             bundle = load(options["target"])
             emit({"event": "located", **locate(bundle)})
-        probe = Probe(bundle, Options(**checks), emit)
-        probe.run()
+            Probe(bundle, Options(**checks), emit).run()
     except TargetError as error:
         emit({"event": "fatal", "message": str(error)})
         return 2
@@ -87,19 +100,12 @@ def user_error(error: BaseException) -> str:
     if not frames:
         return f"error in the probed code: {head}"
     last = frames[-1]
-    lines = [f"{_display(last.filename)}:{last.lineno}: in {last.name}: {head}"]
+    lines = [f"{display(last.filename)}:{last.lineno}: in {last.name}: {head}"]
     lines += [
-        f"  File {_display(f.filename)!r}, line {f.lineno}, in {f.name}\n    {f.line}"
+        f"  File {display(f.filename)!r}, line {f.lineno}, in {f.name}\n    {f.line}"
         for f in frames
     ]
     return "\n".join(lines)
-
-
-def _display(filename: str) -> str:
-    try:
-        return os.path.relpath(filename)
-    except ValueError:
-        return filename
 
 
 def _source_line(obj: Any) -> tuple[str, int] | None:
@@ -107,7 +113,7 @@ def _source_line(obj: Any) -> tuple[str, int] | None:
         filename = inspect.getsourcefile(obj)
         if filename is None or _own_frame(filename) or "site-packages" in filename:
             return None
-        return _display(filename), inspect.getsourcelines(obj)[1]
+        return display(filename), inspect.getsourcelines(obj)[1]
     except (TypeError, OSError):
         return None
 

@@ -23,13 +23,18 @@ KEYS = {
 def probe_options(settings: Settings, args: argparse.Namespace) -> ProbeOptions:
     """The command line over `[tool.nnlint.probe]` over the defaults."""
     table = dict(settings.probe)
-    target = args.probe or table.get("target")
+    module = getattr(args, "probe_module", None)
+    target = module or args.probe or table.get("target")
     if not target:
         raise ConfigError(
             "--probe needs a target (pkg.module:factory or path/to/train.py:factory), on the "
             "command line or as `target` in [tool.nnlint.probe]"
         )
-    options = ProbeOptions(target=str(target), script_args=list(getattr(args, "script_args", [])))
+    options = ProbeOptions(
+        target=str(target),
+        script_args=list(getattr(args, "script_args", [])),
+        module=bool(module),
+    )
     for key, attribute in KEYS.items():
         if key in table:
             setattr(options, attribute, table[key])

@@ -53,11 +53,13 @@ class ProbeOptions:
     ignore: list[str] = field(default_factory=list)
     progress: bool = False
     script_args: list[str] = field(default_factory=list)  # after `--`, for a script target
+    module: bool = False  # the target is a module run as `python -m target`
 
     def child_options(self) -> dict[str, Any]:
         return {
             "target": self.target,
             "script_args": self.script_args,
+            "module": self.module,
             "device": self.device,
             "checks": {
                 "device": self.device,
@@ -92,6 +94,15 @@ class Outcome:
     @property
     def checks(self) -> list[dict[str, Any]]:
         return [e["result"] for e in self.events if e.get("event") == "check"]
+
+    @property
+    def skipped(self) -> list[str]:
+        """The writes of a probed script that were skipped."""
+        return [e["write"] for e in self.events if e.get("event") == "skipped"]
+
+    @property
+    def notes(self) -> list[str]:
+        return [e["message"] for e in self.events if e.get("event") == "note"]
 
 
 def run_child(options: ProbeOptions) -> Outcome:
@@ -348,7 +359,8 @@ def write_report(options: ProbeOptions, outcome: Outcome, report: Report) -> Non
         "seconds": outcome.seconds,
         "timed_out": outcome.timed_out,
         "error": outcome.fatal or outcome.crashed,
-        "skipped_writes": outcome.first("located").get("skipped", []),
+        "skipped_writes": outcome.skipped,
+        "notes": outcome.notes,
         "checks": outcome.checks,
         "findings": [
             {

@@ -1,35 +1,38 @@
-"""Zero-config probe: `nnlint --probe train.py [-- args]` runs an unmodified training script
-in the child and captures what the probe needs from its first training step.
+"""Zero-config probe: `nnlint --probe train.py [-- args]` (or `-m package.module`) runs an
+unmodified training script in the child, captures what the probe needs from its first
+training step, and runs the over-fit test and the LR finder through the script's own loop
+(`nnlint.probe.loop`).
 
 How the pieces are learnt, with PyTorch's public hooks and three narrow patches:
 
 * the model: global module forward (pre-)hooks record the outermost module calls of the
   step; the model is the called module whose parameters the optimizer updates;
-* the optimizer: the global optimizer step pre-hook fires at the first `optimizer.step()`;
+* the optimizer: the global optimizer step hooks fire at the first `optimizer.step()` (a
+  step closure, as Lightning passes, is wrapped so the step is seen after its backward);
 * the loss: `torch.Tensor.backward` is patched to learn the tensor `backward()` is called
   on; the loss module call (or `torch.nn.functional` call, seen through a
   `TorchFunctionMode`) that produced it gives the loss function and the targets;
-* the data: `DataLoader.__iter__` and the loader iterators' `__next__` are watched; when the
-  loader's batch is `(inputs, targets)` as the model and the loss received them, the loader
-  itself is the probe's data, else the script's loop runs on (backward and step turned into
-  no-ops) to collect the inputs and targets of further steps.
+* the data: `DataLoader.__iter__` and the loader iterators' `__next__` are watched; when a
+  batch the loader yielded is `(inputs, targets)` as the model and the loss received them,
+  the loader itself is the probe's data and the checks train through the script's loop;
+  else the loop runs on (backward and step turned into no-ops) to collect the inputs and
+  targets of further steps, and the checks train on those outside the loop.
 
-The script is stopped by `StopScript` (a BaseException, so `except Exception` in the script
-does not swallow it) raised from a hook; the model and optimizer are put back to their state
-at the first step (`Snapshot`) before the checks run. `torch.save` is replaced for the whole
-run and reports each write as skipped. A watchdog reports where the script was when the
-budget ran out before it reached a training step.
+After the first step the model and optimizer are put back to their state before it
+(`Snapshot`). The script is stopped by `loop.StopScript`, raised from a hook. Writes are
+intercepted for the whole run (`nnlint.probe.guards`). A watchdog reports where the script
+was when the budget ran out before it reached a training step.
 """
 
 from __future__ import annotations
 
 import ast
+import collections
 import contextlib
 import os
 import runpy
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,19 +44,20 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.data import DataLoader
 from torch.utils.data.dataloader import _BaseDataLoaderIter
 
-from nnlint.probe.checks import default_unpack, loss_kind
+from nnlint.probe import guards
+from nnlint.probe.checks import TARGET_KEYS, Probe, default_unpack, loss_kind
+from nnlint.probe.loop import Driver, LoopSteps, ProbeThread, StopScript
 from nnlint.probe.state import Snapshot
-from nnlint.probe.target import Bundle, TargetError, split_target
+from nnlint.probe.target import Bundle, TargetError, display, split_target
 
 COLLECT = 8  # batches collected through the script's loop when its loader cannot be reused
-
-
-class StopScript(BaseException):
-    """Raised from a hook to end the user's script once the probe has what it needs."""
+RECENT = 4  # loader batches remembered: a prefetching loop is a batch or two ahead
 
 
 def is_script(spec: str) -> bool:
-    """A `.py` path without `:name` whose file defines no LightningModule-like class."""
+    """A `.py` path without `:name` that is a training script: it has an
+    `if __name__ == "__main__":` block, or defines no LightningModule-like class (a file
+    that only defines one is probed as a Lightning module, without a factory)."""
     where, name = split_target(spec)
     if name is not None or not where.endswith(".py") or not Path(where).is_file():
         return False
@@ -61,12 +65,23 @@ def is_script(spec: str) -> bool:
         tree = ast.parse(Path(where).read_text("utf-8"))
     except (SyntaxError, UnicodeDecodeError, OSError):
         return True  # running it shows the user their own error
+    if any(_is_main_guard(node) for node in tree.body):
+        return True
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
             if {"training_step", "configure_optimizers"} <= methods:
                 return False
     return True
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    names = [node.test.left, *node.test.comparators]
+    return any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
+        isinstance(n, ast.Constant) and n.value == "__main__" for n in names
+    )
 
 
 @dataclass
@@ -96,13 +111,6 @@ def _user_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSum
     return keep
 
 
-def _display(filename: str) -> str:
-    try:
-        return os.path.relpath(filename)
-    except ValueError:
-        return filename
-
-
 class _Functional(TorchFunctionMode):
     """Records `torch.nn.functional` calls that return a scalar needing a gradient."""
 
@@ -126,10 +134,15 @@ class _Functional(TorchFunctionMode):
 class Capture:
     """Hooks and patches around one run of the user's script."""
 
-    def __init__(self, path: Path, budget: float | None, emit: Callable[[dict], None]) -> None:
-        self.path = path
+    def __init__(
+        self,
+        budget: float | None,
+        emit: Callable[[dict], None],
+        make_probe: Callable[[Bundle, Capture], Probe],
+    ) -> None:
         self.budget = budget
         self.emit = emit
+        self.make_probe = make_probe
         self.calls: list[Call] = []
         self.depth = 0
         self.loss_tensor: torch.Tensor | None = None
@@ -141,16 +154,26 @@ class Capture:
         self.model_call: Call | None = None
         self.loss_call: Call | None = None
         self.loader: Any = None
-        self.batch: Any = None
-        self.skipped: list[str] = []
+        self.recent: collections.deque[Any] = collections.deque(maxlen=RECENT)
+        self.template: Any = None  # the loader's batch of the first step
+        self.driver: Driver | None = None
+        self.thread: ProbeThread | None = None
+        self.script_thread = threading.current_thread()
         self.done = threading.Event()
+
+    def _mine(self) -> bool:
+        """Hooks act on the script's thread only, not on the probe's own computations."""
+        return threading.current_thread() is self.script_thread
 
     # -- hooks ----------------------------------------------------------------------------
 
     def _pre(self, module: Any, args: Any) -> None:
-        self.depth += 1
+        if self._mine():
+            self.depth += 1
 
     def _post(self, module: Any, args: Any, kwargs: Any, output: Any) -> None:
+        if not self._mine():
+            return
         self.depth = max(self.depth - 1, 0)
         if self.depth == 0:
             self.calls.append(Call(module, tuple(args), dict(kwargs or {}), output, True))
@@ -160,35 +183,64 @@ class Capture:
         capture = self
 
         def backward(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            if not capture._mine():
+                return original(tensor, *args, **kwargs)
             if capture.collecting:
                 capture._collect(tensor)
                 return None  # no gradients while collecting batches
-            if capture.bundle is None:
+            if capture.driver is not None:
+                capture.driver.backward(tensor)
+            elif capture.bundle is None:
                 capture.loss_tensor = tensor
                 frames = _user_frames(traceback.extract_stack()[:-1])
                 if frames:
-                    capture.backward_at = (_display(frames[-1].filename), frames[-1].lineno or 1)
+                    capture.backward_at = (display(frames[-1].filename), frames[-1].lineno or 1)
             return original(tensor, *args, **kwargs)
 
         return backward
 
-    def _step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+    def _step(self, optimizer: Any, args: Any, kwargs: Any) -> Any:
+        """Before an optimizer step; a closure (which runs the backward) is wrapped so the
+        step is seen after it."""
+        if not self._mine():
+            return None
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)  # args[0]: self
+        if closure is None:
+            self._at_step(optimizer)
+            return None
+
+        def wrapped() -> Any:
+            result = closure()
+            self._at_step(optimizer)
+            return result
+
+        if "closure" in kwargs:
+            return args, {**kwargs, "closure": wrapped}
+        return (args[0], wrapped, *args[2:]), kwargs
+
+    def _at_step(self, optimizer: Any) -> None:
+        """A step's backward is done and its update is next."""
         if self.collecting:
             return
-        if self.bundle is None and self.loss_tensor is not None:
+        if self.driver is not None:
+            self.driver.before_step(optimizer)
+        elif self.bundle is None and self.loss_tensor is not None:
             self._build(optimizer)
             if self.collecting:
                 optimizer.step = lambda *a, **k: None  # the loop runs on without updates
-                self.calls.clear()
-                return
-            raise StopScript
-        self.calls.clear()
+            self.calls.clear()
+        else:
+            self.calls.clear()
 
-    def _save(self, obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
-        frames = _user_frames(traceback.extract_stack()[:-1])
-        where = f"{_display(frames[-1].filename)}:{frames[-1].lineno}: " if frames else ""
-        name = os.fspath(f) if isinstance(f, (str, os.PathLike)) else type(f).__name__
-        self.skipped.append(f"{where}torch.save(..., {name!r})")
+    def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        """After an optimizer step: the first one hands over to the probe's thread."""
+        if not self._mine() or self.collecting or self.bundle is None:
+            return
+        if self.driver is None:
+            self._start_probe(optimizer)
+        assert self.driver is not None
+        self.calls.clear()
+        self.driver.after_step(optimizer)
 
     # -- what the step shows --------------------------------------------------------------
 
@@ -206,25 +258,41 @@ class Capture:
             raise TargetError(
                 "the first training step called no module whose parameters the optimizer updates"
             )
+        inputs = _inputs(model_call)
+        unpack = None
         loss_call = self._loss_call(model_call)
-        if loss_call is None:
+        if loss_call is not None:
+            target = _target(loss_call, model_call)
+            loss = _loss_function(loss_call, model_call)
+            self.template = self._loader_batch(inputs, target)
+        elif isinstance(inputs, dict) and _own_loss(model_call.output) is not None:
+            # the model computes its loss from the labels among its inputs (Hugging Face)
+            key = next((k for k in TARGET_KEYS if k in inputs), None)
+            if key is None:
+                raise TargetError("the model computes its own loss, from no `labels` input")
+            target, loss = inputs[key], _model_loss(self._inner_loss(model_call))
+
+            def unpack(batch: Any, key: str = key) -> tuple[Any, Any]:
+                return batch, batch[key]
+
+            self.template = next((b for b in reversed(self.recent) if _fed(inputs, b)), None)
+        else:
             raise TargetError(
                 "could not tell which loss produced the tensor backward() was called on; "
                 "use a factory (train.py:make_probe) for this script"
             )
-        inputs = _inputs(model_call)
-        target = _target(loss_call, model_call)
-        loss = _loss_function(loss_call, model_call)
         self.model_call, self.loss_call = model_call, loss_call
         self.snapshot = Snapshot(model_call.callee, optimizer)
         data: Any
-        if self.loader is not None and self._loader_matches(inputs, target):
+        if self.template is not None:
             data = self.loader
         else:
-            data = self.collected
+            data, unpack = self.collected, None  # collected as (inputs, targets)
             self.collected.append((_detach(inputs), _detach(target)))
             self.collecting = True
-        self.bundle = Bundle(model=model_call.callee, loss=loss, data=data, optimizer=optimizer)
+        self.bundle = Bundle(
+            model=model_call.callee, loss=loss, data=data, optimizer=optimizer, unpack=unpack
+        )
 
     def _loss_call(self, model_call: Call) -> Call | None:
         after = self.calls[self.calls.index(model_call) + 1 :]
@@ -236,12 +304,22 @@ class Capture:
                 return call
         return None
 
-    def _loader_matches(self, inputs: Any, target: Any) -> bool:
-        try:
-            x, y = default_unpack(self.batch)
-        except Exception:
-            return False
-        return _same(x, inputs) and _same(y, target)
+    def _inner_loss(self, model_call: Call) -> Any:
+        """The last loss function called while the model computed its own loss."""
+        before = self.calls[: self.calls.index(model_call)]
+        return next((c.callee for c in reversed(before) if not c.module), None)
+
+    def _loader_batch(self, inputs: Any, target: Any) -> Any:
+        """The loader batch the step trained on, when it is `(inputs, targets, ...)` or a dict
+        as the model and the loss received them; else None."""
+        for batch in reversed(self.recent):
+            try:
+                x, y = default_unpack(batch)
+            except Exception:
+                continue
+            if _same(x, inputs) and _same(y, target):
+                return batch
+        return None
 
     def _collect(self, tensor: torch.Tensor) -> None:
         model_call = next(
@@ -259,6 +337,26 @@ class Capture:
         if len(self.collected) >= COLLECT:
             raise StopScript
 
+    def _model_call(self) -> Call | None:
+        model = self.bundle.model if self.bundle else None
+        return next((c for c in reversed(self.calls) if c.module and c.callee is model), None)
+
+    def _start_probe(self, optimizer: Any) -> None:
+        """Put the model back to before the first step and start the checks' thread."""
+        assert self.bundle is not None and self.snapshot is not None
+        self.snapshot.restore()
+        probe = self.make_probe(self.bundle, self)
+        self.driver = Driver(
+            self.bundle.model,
+            optimizer,
+            model_inputs=lambda: _inputs(call) if (call := self._model_call()) else None,
+            model_output=lambda: call.output if (call := self._model_call()) else None,
+            same=_fed,
+        )
+        probe.steps = LoopSteps(self.driver, probe.steps, self.template)
+        self.thread = ProbeThread(probe.run, self.driver)
+        self.thread.start()
+
     # -- running --------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -268,37 +366,44 @@ class Capture:
 
         capture = self
         original_backward = torch.Tensor.backward
-        original_save = torch.save
         original_iter = DataLoader.__iter__
         original_next = _BaseDataLoaderIter.__next__
 
         def loader_iter(loader: Any) -> Any:
-            capture.loader = loader
+            if capture._mine() and capture.bundle is None:
+                capture.loader = loader
             return original_iter(loader)
 
         def loader_next(iterator: Any) -> Any:
             batch = original_next(iterator)
-            capture.batch = batch
+            if not capture._mine():
+                return batch
+            driver = capture.driver
+            fed = driver.feed() if driver is not None else None
+            loader = capture.loader
+            if fed is not None and getattr(iterator, "_dataset", None) is loader.dataset:
+                return fed
+            if capture.bundle is None:
+                capture.recent.append(batch)
             return batch
 
         handles = [
             nn_module.register_module_forward_pre_hook(self._pre),
             nn_module.register_module_forward_hook(self._post, with_kwargs=True, always_call=True),
             optim.register_optimizer_step_pre_hook(self._step),
+            optim.register_optimizer_step_post_hook(self._stepped),
         ]
         torch.Tensor.backward = self._backward(original_backward)  # type: ignore[method-assign]
-        torch.save = self._save  # type: ignore[assignment]
         DataLoader.__iter__ = loader_iter  # type: ignore[method-assign]
         _BaseDataLoaderIter.__next__ = loader_next  # type: ignore[method-assign]
         mode = _Functional(self)
         try:
-            with mode:
+            with mode, guards.installed(self.emit):
                 yield
         finally:
             for handle in handles:
                 handle.remove()
             torch.Tensor.backward = original_backward  # type: ignore[method-assign]
-            torch.save = original_save
             DataLoader.__iter__ = original_iter  # type: ignore[method-assign]
             _BaseDataLoaderIter.__next__ = original_next  # type: ignore[method-assign]
 
@@ -310,7 +415,7 @@ class Capture:
         frame = sys._current_frames().get(main)
         frames = _user_frames(traceback.extract_stack(frame)) if frame else []
         stack = [
-            {"file": _display(f.filename), "line": f.lineno, "function": f.name, "code": f.line}
+            {"file": display(f.filename), "line": f.lineno, "function": f.name, "code": f.line}
             for f in frames
         ]
         self.emit({"event": "stalled", "budget": self.budget, "stack": stack})
@@ -318,39 +423,76 @@ class Capture:
 
 
 def run_script(
-    target: str, argv: list[str], budget: float | None, emit: Callable[[dict], None]
-) -> tuple[Bundle, Capture, float]:
-    """Run the script until its first training step; return the bundle, the capture and the
-    seconds it took. Raises TargetError when the script never reaches a training step."""
-    path = Path(split_target(target)[0])
-    began = time.monotonic()
-    capture = Capture(path, budget, emit)
+    target: str,
+    argv: list[str],
+    budget: float | None,
+    emit: Callable[[dict], None],
+    make_probe: Callable[[Bundle, Capture], Probe],
+    *,
+    module: bool = False,
+) -> None:
+    """Run the script (a file, or a module with `module=True`) until its first training
+    step, then the probe's checks (`make_probe` builds the probe from what the step
+    showed). Raises TargetError when the script never reaches a training step; the
+    script's own exceptions before that step propagate."""
+    capture = Capture(budget, emit, make_probe)
     threading.Thread(target=capture.watchdog, daemon=True).start()
-    saved_argv, saved_path = sys.argv, list(sys.path)
-    sys.argv = [str(path), *argv]
-    sys.path.insert(0, str(path.resolve().parent))
+    saved = sys.argv, list(sys.path), os.getcwd()
+    if module:
+        sys.argv = [target, *argv]
+        sys.path.insert(0, os.getcwd())  # as `python -m` does
+    else:
+        path = Path(target).resolve()
+        sys.argv = [target, *argv]
+        sys.path.insert(0, str(path.parent))
+        os.chdir(path.parent)  # the script runs from its own folder
     exit_code: Any = None
+    raised: BaseException | None = None
     try:
         with capture.installed():
-            runpy.run_path(str(path), run_name="__main__")
-    except StopScript:
-        pass
-    except SystemExit as stop:
-        exit_code = stop.code
+            try:
+                if module:
+                    runpy.run_module(target, run_name="__main__", alter_sys=True)
+                else:
+                    runpy.run_path(str(path), run_name="__main__")
+            except StopScript:
+                pass
+            except SystemExit as stop:
+                exit_code = stop.code
+            except Exception as error:
+                if capture.bundle is None:
+                    raise
+                raised = error  # after the first step: the checks go on outside the loop
+            finally:
+                capture.done.set()
+                if capture.driver is not None:
+                    capture.driver.end()
+            if capture.thread is not None:
+                capture.thread.join()
     finally:
-        capture.done.set()
-        sys.argv = saved_argv
-        sys.path[:] = saved_path
+        sys.argv, sys.path[:] = saved[0], saved[1]
+        os.chdir(saved[2])
     if capture.bundle is None:
         how = "finished" if exit_code in (None, 0) else f"exited with code {exit_code}"
         raise TargetError(
-            f"{path}: the script {how} without a training step (a backward() followed by "
+            f"{target}: the script {how} without a training step (a backward() followed by "
             "optimizer.step()); nothing to probe"
         )
     capture.bundle.optimizer.__dict__.pop("step", None)  # the class's step again
-    if capture.snapshot is not None:
-        capture.snapshot.restore()
-    return capture.bundle, capture, time.monotonic() - began
+    if capture.thread is None:  # the batches were collected: the checks run outside the loop
+        if capture.snapshot is not None:
+            capture.snapshot.restore()
+        make_probe(capture.bundle, capture).run()
+    elif capture.thread.error is not None:
+        raise capture.thread.error
+    if raised is not None:
+        emit(
+            {
+                "event": "note",
+                "message": f"the script raised {type(raised).__name__} while "
+                "the probe trained through its loop; the rest ran outside it",
+            }
+        )
 
 
 def _inputs(call: Call) -> Any:
@@ -359,6 +501,23 @@ def _inputs(call: Call) -> Any:
     if len(call.args) == 1:
         return call.args[0]
     return tuple(call.args)
+
+
+def _own_loss(output: Any) -> Any:
+    """The loss a model returned with its output (`output.loss` or `output["loss"]`)."""
+    loss = output.get("loss") if isinstance(output, dict) else getattr(output, "loss", None)
+    return loss if isinstance(loss, torch.Tensor) and loss.requires_grad else None
+
+
+def _model_loss(inner: Any) -> Callable[[Any, Any], Any]:
+    """The loss function for a model that computes its own: its output's loss, named after
+    the loss it called inside (so the checks know its kind)."""
+
+    def loss(out: Any, target: Any) -> Any:
+        return _own_loss(out) if _own_loss(out) is not None else out["loss"]
+
+    loss.__name__ = getattr(inner, "__name__", "model_loss")
+    return loss
 
 
 def _target(loss_call: Call, model_call: Call) -> Any:
@@ -394,6 +553,14 @@ def _detach(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_detach(v) for v in value)
     return value
+
+
+def _fed(seen: Any, fed: Any) -> bool:
+    """The model's inputs `seen` came from `fed`: equal, or for dicts, every item of `fed`
+    is among them (a trainer may add arguments, as `num_items_in_batch`)."""
+    if isinstance(seen, dict) and isinstance(fed, dict):
+        return all(key in seen and _same(seen[key], value) for key, value in fed.items())
+    return _same(seen, fed)
 
 
 def _same(a: Any, b: Any) -> bool:

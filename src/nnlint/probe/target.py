@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,15 @@ from types import ModuleType
 from typing import Any
 
 FIELDS = ("model", "loss", "data", "optimizer", "unpack", "amp", "dtype")
+HOME = os.getcwd()  # where nnlint was started: file names are shown relative to it
+
+
+def display(filename: str) -> str:
+    """A file name as the user sees it: relative to the folder nnlint was started in."""
+    try:
+        return os.path.relpath(filename, HOME)
+    except ValueError:
+        return filename
 
 
 class TargetError(Exception):
