@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,129 @@ def run_script(tmp_path: Path, *args: str, timeout: int = 120) -> subprocess.Com
 
 def _codes(stdout: str) -> set[str]:
     return {line.split()[1] for line in stdout.splitlines() if ": NN9" in line}
+
+
+HAS = {name: importlib.util.find_spec(name) is not None for name in ("lightning", "transformers")}
+
+# (script, its arguments, the factory fixture with the same model, data and optimizer)
+TWINS = [
+    ("clean_loop.py", [], "clean_mlp_classifier.py"),
+    ("config_train.py", ["--config", "configs/base.yaml"], "clean_mlp_classifier.py"),
+    ("config_train.py", ["--config", "configs/lr_high.yaml"], "broken_lr_too_high.py"),
+    ("config_train.py", ["--config", "configs/lr_low.yaml"], "broken_lr_too_low.py"),
+    ("broken_softmax_loop.py", [], "broken_softmax_ce.py"),
+    ("broken_relu_logits_loop.py", [], "broken_relu_logits.py"),
+    ("broken_frozen_loop.py", [], "broken_frozen.py"),
+    ("broken_detached_loop.py", [], "broken_detached_output.py"),
+    ("broken_unused_layer_loop.py", [], "broken_unused_layer.py"),
+    ("broken_nan_loop.py", [], "broken_nan_mid_network.py"),
+    ("broken_summed_loss.py", [], "broken_summed_loss.py"),
+    ("clean_lightning_fit.py", [], "clean_lightning.py"),
+]
+TIMINGS: dict[str, float] = {}
+
+
+def _factory_codes(twin: str) -> set[str]:
+    """The twin's verdict in factory mode, run in this process."""
+    from nnlint.probe.checks import Options, Probe  # noqa: PLC0415 - imports torch
+    from nnlint.probe.target import load  # noqa: PLC0415
+
+    folder = SCRIPTS.parent
+    target = twin if twin == "clean_lightning.py" else f"{twin}:make_probe"
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        results = Probe(load(target), Options(device="cpu", budget=60)).run()
+    finally:
+        os.chdir(cwd)
+    return {f.code for r in results for f in r.findings}
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    ("script", "arguments", "twin"), TWINS, ids=[f"{t[0]} {' '.join(t[1])}" for t in TWINS]
+)
+def test_zero_config_verdict_matches_its_factory_twin(
+    tmp_path: Path, script: str, arguments: list[str], twin: str
+) -> None:
+    """The unmodified script gives the same findings as the factory that hands the probe
+    the same model, data and optimizer; nothing next to the script changes."""
+    if "lightning" in script and not HAS["lightning"]:
+        pytest.skip("lightning is not installed")
+    report = tmp_path / "report"
+    began = time.monotonic()
+    result = run_script(tmp_path, script, "--probe-report", str(report), "--", *arguments)
+    TIMINGS[script + " ".join(arguments)] = time.monotonic() - began
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    assert _codes(result.stdout) == _factory_codes(twin), result.stdout
+    assert sorted(p.name for p in report.iterdir()) in (
+        ["lr_finder.png", "probe.json"],
+        ["probe.json"],
+    )
+
+
+@needs_torch
+def test_hugging_face_trainer_script_is_probed_through_its_own_loop(tmp_path: Path) -> None:
+    if not HAS["transformers"]:
+        pytest.skip("transformers is not installed")
+    report = tmp_path / "report"
+    result = run_script(tmp_path, "clean_hf_trainer.py", "--probe-report", str(report))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "os.makedirs('bert-out')" in result.stderr  # the Trainer's output folder
+    assert "a Trainer checkpoint in 'bert-out'" in result.stderr
+    document = json.loads((report / "probe.json").read_text("utf-8"))
+    checks = {c["name"]: c["metrics"] for c in document["checks"]}
+    assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
+    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+
+
+@needs_torch
+def test_over_fit_and_lr_sweep_run_through_the_scripts_own_loop(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    result = run_script(tmp_path, "clean_loop.py", "--probe-report", str(report))
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads((report / "probe.json").read_text("utf-8"))
+    checks = {c["name"]: c["metrics"] for c in document["checks"]}
+    assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
+    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+
+
+@needs_torch
+def test_module_target_runs_like_python_dash_m(tmp_path: Path) -> None:
+    work = tmp_path / "project"
+    (work / "pkg").mkdir(parents=True)
+    (work / "pkg" / "__init__.py").write_text("")
+    for name in ("clean_loop.py", "toydata.py"):
+        shutil.copy(SCRIPTS / name, work / "pkg" / name)
+    text = (work / "pkg" / "clean_loop.py").read_text("utf-8")
+    (work / "pkg" / "clean_loop.py").write_text(text.replace("from toydata", "from pkg.toydata"))
+    result = subprocess.run(
+        [*nnlint_command(), "--probe", "-m", "pkg.clean_loop", "--", "--epochs", "30"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "torch.save(..., 'model.pt')" in result.stderr
+
+
+@needs_torch
+def test_a_crash_before_training_shows_the_scripts_own_frames(tmp_path: Path) -> None:
+    result = run_script(tmp_path, "crash_before_training.py")
+    assert result.returncode == 2
+    assert "crash_before_training.py:12: in <module>: RuntimeError: mat1 and mat2" in result.stderr
+    assert "line 12, in <module>" in result.stderr
+    assert "site-packages" not in result.stderr and "nnlint/probe" not in result.stderr
+
+
+@needs_torch
+def test_a_failed_download_is_reported_as_one(tmp_path: Path) -> None:
+    result = run_script(tmp_path, "download_first.py")
+    assert result.returncode == 2
+    assert "the script's download failed before its first training step" in result.stderr
+    assert "download_first.py:8: in fetch" in result.stderr
 
 
 def test_script_targets_are_told_apart_from_factories() -> None:

@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from nnlint.probe.target import display
+from nnlint.probe.target import display, user_file
 
 OWN = Path(__file__).resolve().parent.parent  # the nnlint package
 
@@ -37,6 +37,7 @@ def main() -> int:
         import torch  # noqa: PLC0415 - the probe's only torch import point
 
         from nnlint.probe.checks import Options, Probe, pick_device  # noqa: PLC0415
+        from nnlint.probe.guards import failed_download  # noqa: PLC0415
         from nnlint.probe.script import is_script, run_script  # noqa: PLC0415
         from nnlint.probe.target import TargetError, load  # noqa: PLC0415
     except ImportError as error:
@@ -77,25 +78,25 @@ def main() -> int:
         emit({"event": "fatal", "message": str(error)})
         return 2
     except Exception as error:
-        emit({"event": "fatal", "message": user_error(error), "user_code": True})
+        message = user_error(error)
+        network = failed_download(error)
+        if network is not None:
+            message = (
+                f"the script's download failed before its first training step "
+                f"({type(network).__name__}: {network}): the probe runs offline, so that "
+                "nothing is written outside its report; fetch the data or model once with a "
+                "normal run (or pass a local path after `--`), then probe again\n" + message
+            )
+        emit({"event": "fatal", "message": message, "user_code": True})
         return 2
     emit({"event": "done"})
     protocol.close()
     return 0
 
 
-def _own_frame(filename: str) -> bool:
-    path = Path(filename).resolve()
-    if filename.startswith("<") or path.is_relative_to(OWN):
-        return True
-    torch = sys.modules.get("torch")
-    root = Path(torch.__file__).resolve().parent if torch else None
-    return bool(root and path.is_relative_to(root)) or "importlib" in path.parts
-
-
 def user_error(error: BaseException) -> str:
     """The exception with the user's frames only (not nnlint's or torch's)."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not _own_frame(f.filename)]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if user_file(f.filename)]
     head = f"{type(error).__name__}: {error}"
     if not frames:
         return f"error in the probed code: {head}"
@@ -111,7 +112,7 @@ def user_error(error: BaseException) -> str:
 def _source_line(obj: Any) -> tuple[str, int] | None:
     try:
         filename = inspect.getsourcefile(obj)
-        if filename is None or _own_frame(filename) or "site-packages" in filename:
+        if filename is None or not user_file(filename):
             return None
         return display(filename), inspect.getsourcelines(obj)[1]
     except (TypeError, OSError):

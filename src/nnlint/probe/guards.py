@@ -1,5 +1,6 @@
 """No side effects from a probed script: its writes are skipped and reported, its loggers
-and trackers are switched off, and network libraries are told to stay offline.
+and trackers are switched off, network libraries are told to stay offline, and connections
+beyond this machine are refused (a download fails, and is reported, instead of writing).
 
 Intercepted: `torch.save`; Lightning's `Trainer.save_checkpoint` (every checkpoint callback
 goes through it) and its loggers (`logger=False`); Hugging Face's `save_pretrained` (models
@@ -14,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.machinery
+import ipaddress
 import os
+import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -23,7 +26,7 @@ from typing import Any
 
 import torch
 
-from nnlint.probe.target import display
+from nnlint.probe.target import display, user_file
 
 OFFLINE = {  # the offline switches of trackers and hubs (environment variables)
     "WANDB_MODE": "disabled",
@@ -47,7 +50,7 @@ class Guards:
         self.writes: dict[tuple[str, str], list[str]] = {}  # (line, call) -> writes
 
     def skipped(self, what: str) -> None:
-        frames = [f for f in traceback.extract_stack()[:-2] if _user_file(f.filename)]
+        frames = [f for f in traceback.extract_stack()[:-2] if user_file(f.filename)]
         where = f"{display(frames[-1].filename)}:{frames[-1].lineno}: " if frames else ""
         self.writes.setdefault((where, what.split("(", maxsplit=1)[0]), []).append(where + what)
 
@@ -71,6 +74,18 @@ class Guards:
             self.skipped(f"torch.save(..., {_name(f)!r})")
 
         self.replace(torch, "save", save)
+
+    def network(self) -> None:
+        original = socket.socket.connect
+
+        def connect(sock: socket.socket, address: Any) -> Any:
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not _local(address):
+                raise ConnectionRefusedError(
+                    111, f"nnlint --probe runs offline: no connection to {address[0]}"
+                )
+            return original(sock, address)
+
+        self.replace(socket.socket, "connect", connect)
 
     # -- Lightning --------------------------------------------------------------------------
 
@@ -194,6 +209,7 @@ def installed(emit: Callable[[dict], None]) -> Iterator[Guards]:
     saved_env = {key: os.environ.get(key) for key in OFFLINE}
     os.environ.update(OFFLINE)
     guards.torch()
+    guards.network()
     for name, method in PATCHES.items():
         if name in sys.modules:
             getattr(guards, method)(sys.modules[name])
@@ -213,19 +229,39 @@ def installed(emit: Callable[[dict], None]) -> Iterator[Guards]:
                 os.environ[key] = value
 
 
+def _local(address: Any) -> bool:
+    """A loopback address (as for a local process group), or one that is not an IP."""
+    try:
+        return ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback
+    except ValueError:
+        return str(address[0]) == "localhost"
+
+
+DOWNLOAD_ERRORS = {  # by name: the network errors of requests, urllib3 and huggingface_hub
+    "ConnectionError",
+    "ConnectTimeout",
+    "MaxRetryError",
+    "NewConnectionError",
+    "OfflineModeIsEnabled",
+    "LocalEntryNotFoundError",
+}
+
+
+def failed_download(error: BaseException) -> BaseException | None:
+    """The network error behind `error` (its cause or context included), or None."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (ConnectionError, socket.gaierror, TimeoutError)) or any(
+            cls.__name__ in DOWNLOAD_ERRORS or cls.__name__ == "URLError"
+            for cls in type(seen).__mro__
+        ):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _name(f: Any) -> str:
     """A file written to, relative to where nnlint started; an open file by its type."""
     if isinstance(f, (str, os.PathLike)):
         return display(os.path.abspath(os.fspath(f)))
     return type(f).__name__
-
-
-def _user_file(filename: str) -> bool:
-    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    path = os.path.abspath(filename)
-    return not (
-        filename.startswith("<")
-        or path.startswith(own + os.sep)
-        or "site-packages" in path
-        or os.sep + "lib" + os.sep + "python" in path
-    )

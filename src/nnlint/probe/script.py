@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import collections
 import contextlib
+import gc
 import os
 import runpy
 import sys
@@ -48,7 +49,7 @@ from nnlint.probe import guards
 from nnlint.probe.checks import TARGET_KEYS, Probe, default_unpack, loss_kind
 from nnlint.probe.loop import Driver, LoopSteps, ProbeThread, StopScript
 from nnlint.probe.state import Snapshot
-from nnlint.probe.target import Bundle, TargetError, display, split_target
+from nnlint.probe.target import Bundle, TargetError, display, split_target, user_file
 
 COLLECT = 8  # batches collected through the script's loop when its loader cannot be reused
 RECENT = 4  # loader batches remembered: a prefetching loop is a batch or two ahead
@@ -96,19 +97,7 @@ class Call:
 
 
 def _user_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSummary]:
-    own = Path(__file__).resolve().parent.parent
-    torch_root = Path(torch.__file__).resolve().parent
-    keep = []
-    for frame in stack:
-        if frame.filename.startswith("<"):
-            continue
-        path = Path(frame.filename).resolve()
-        if path.is_relative_to(own) or path.is_relative_to(torch_root) or "runpy" in path.name:
-            continue
-        if "site-packages" in path.parts or "threading" in path.name:
-            continue
-        keep.append(frame)
-    return keep
+    return [frame for frame in stack if user_file(frame.filename)]
 
 
 class _Functional(TorchFunctionMode):
@@ -195,6 +184,8 @@ class Capture:
                 frames = _user_frames(traceback.extract_stack()[:-1])
                 if frames:
                     capture.backward_at = (display(frames[-1].filename), frames[-1].lineno or 1)
+                if not tensor.requires_grad:
+                    capture._no_gradient()
             return original(tensor, *args, **kwargs)
 
         return backward
@@ -231,6 +222,23 @@ class Capture:
             self.calls.clear()
         else:
             self.calls.clear()
+
+    def _no_gradient(self) -> None:
+        """backward() on a loss without a gradient would raise in the script (a frozen
+        model, a detached output): capture the step now and check it outside the loop."""
+        owned = {id(p) for call in self.calls if call.module for p in call.callee.parameters()}
+        optimizer = next(
+            (
+                o
+                for o in gc.get_objects()
+                if isinstance(o, torch.optim.Optimizer)
+                and any(id(p) in owned for g in o.param_groups for p in g["params"])
+            ),
+            None,
+        )
+        if optimizer is not None:
+            self._build(optimizer)
+            raise StopScript
 
     def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """After an optimizer step: the first one hands over to the probe's thread."""

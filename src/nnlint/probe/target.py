@@ -27,6 +27,20 @@ FIELDS = ("model", "loss", "data", "optimizer", "unpack", "amp", "dtype")
 HOME = os.getcwd()  # where nnlint was started: file names are shown relative to it
 
 
+def user_file(filename: str) -> bool:
+    """A file of the user's code: not nnlint's, not an installed library's, not Python's own
+    (the standard library, frozen modules)."""
+    if filename.startswith("<"):
+        return False
+    path = os.path.abspath(filename)
+    libraries = {os.path.dirname(os.__file__), str(Path(__file__).resolve().parents[1])}
+    return (
+        "site-packages" not in path
+        and "dist-packages" not in path
+        and not any(path.startswith(folder + os.sep) for folder in libraries)
+    )
+
+
 def display(filename: str) -> str:
     """A file name as the user sees it: relative to the folder nnlint was started in."""
     try:
