@@ -8,7 +8,8 @@ with Adam at a grid of learning rates in half-decade steps (1e-5 .. 1) for a fix
 of steps and measure the held-out loss; then train the same way at the probe's suggestion
 and at torch-lr-finder's (its steepest-gradient suggestion, when torch-lr-finder is
 installed). Prints a Markdown table: the grid's best LR, the suggestions, whether the
-probe's is within half a decade of the best, and the held-out loss reached with each.
+probe's is within half a decade of the best (with its signed distance in decades), and the
+held-out loss reached with each; then how many tasks are within half a decade.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def main() -> None:
         "Loss at grid best | Loss at probe LR | Loss at torch-lr-finder LR |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    within_count = 0
     for name, (make_data, make_model, loss) in TASKS.items():
         grid_losses = {lr: [] for lr in GRID}
         ours, theirs, our_loss, their_loss = [], [], [], []
@@ -154,11 +156,15 @@ def main() -> None:
         best = min(GRID, key=lambda lr: statistics.mean(grid_losses[lr]))
         ours_lr = _geomean(ours)
         theirs_lr = _geomean(theirs)
-        within = "yes" if ours_lr and abs(math.log10(ours_lr / best)) <= 0.5 + 1e-9 else "no"
+        off = math.log10(ours_lr / best) if ours_lr else math.inf
+        close = abs(off) <= 0.5 + 1e-9
+        within_count += close
+        within = f"{'yes' if close else 'no'} ({off:+.2f})" if ours_lr else "no"
         print(
             f"| {name} | {best:.2g} | {_show(ours_lr)} | {within} | {_show(theirs_lr)} | "
             f"{statistics.mean(grid_losses[best]):.3f} | {_mean(our_loss)} | {_mean(their_loss)} |"
         )
+    print(f"\nWithin half a decade of the grid's best LR on {within_count} of {len(TASKS)} tasks.")
 
 
 def _geomean(values: list[float | None]) -> float | None:

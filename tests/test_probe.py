@@ -96,14 +96,50 @@ def _curve(lrs: list[float], best: float) -> list[float]:
     ]
 
 
-def test_suggestion_is_a_decade_below_the_minimum() -> None:
+def test_suggestion_is_the_geometric_mean_of_minimum_and_valley() -> None:
     lrs = lrfind.schedule(1e-7, 10, 100)
     smoothed = lrfind.smooth(_curve(lrs, 1e-2))
     suggestion = lrfind.suggest(lrs, smoothed)
-    assert suggestion.lr is not None
-    minimum = lrs[min(range(len(smoothed)), key=smoothed.__getitem__)]
-    assert suggestion.lr == pytest.approx(minimum / 10)
+    assert suggestion.lr is not None and suggestion.valley is not None
+    lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
+    first, last, middle = lrfind.valley(smoothed)
+    assert (first, last) == suggestion.valley and last == lowest and first < middle < last
+    assert suggestion.lr == pytest.approx(math.sqrt(lrs[lowest] / 10 * lrs[middle]))
     assert 1e-4 < suggestion.lr < 1e-2
+
+
+def test_valley_is_the_longest_descending_run() -> None:
+    noisy_plateau = [1.0 + 0.01 * (-1) ** i for i in range(40)]
+    fall = [1.0 - 0.02 * i for i in range(1, 31)]
+    rise = [0.4 + 0.1 * i for i in range(1, 21)]
+    first, last, middle = lrfind.valley(noisy_plateau + fall + rise)
+    assert last == 69  # the bottom of the fall
+    assert 37 <= first <= 40  # the noise adds a point or two, not the whole plateau
+    assert middle == pytest.approx((first + last) / 2, abs=1)
+
+
+def test_minimum_at_the_end_of_a_floor_pulls_the_suggestion_down() -> None:
+    """A recurrent model's curve: a fall, then a noisy floor whose lowest point comes late;
+    minimum/10 alone would follow the late minimum."""
+    lrs = lrfind.schedule(1e-7, 10, 100)
+    curve = (
+        [0.7 + 0.005 * (-1) ** i for i in range(60)]
+        + [0.7 - 0.02 * i for i in range(1, 11)]
+        + [0.5 + 0.01 * (-1) ** i - 0.0005 * i for i in range(20)]
+        + [0.6 + 0.1 * i for i in range(10)]
+    )
+    smoothed = lrfind.smooth(curve)
+    suggestion = lrfind.suggest(lrs, smoothed)
+    lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
+    assert lowest > 75 and suggestion.lr is not None
+    assert lrs[60] / 10 < suggestion.lr < lrs[lowest] / 10
+
+
+def test_rising_curve_has_no_valley() -> None:
+    lrs = lrfind.schedule(1e-7, 10, 100)
+    rising = [1.0 + i / 100 for i in range(100)]
+    suggestion = lrfind.suggest(lrs, lrfind.smooth(rising))
+    assert suggestion.lr is None and "only rises" in suggestion.reason
 
 
 def test_flat_curve_has_no_valley() -> None:
