@@ -26,19 +26,26 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def run_script(tmp_path: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
-    """Probe a copy of the scripts folder; assert the probe wrote nothing there."""
-    work = tmp_path / "scripts"
+    """Probe a copy of the scripts folder, with an empty home folder; assert the probe wrote
+    nothing in either (caches, logs, checkpoints) and nothing else under tmp_path but the
+    report folder."""
+    work, home = tmp_path / "scripts", tmp_path / "home"
     shutil.copytree(SCRIPTS, work)
+    home.mkdir()
     before = _files(work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPLCONFIGDIR"))}
     result = subprocess.run(
         [*nnlint_command(), "--probe", *args],
         cwd=work,
+        env={**env, "HOME": str(home)},
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
     assert _files(work) == before, "the probe changed files next to the script"
+    assert not list(home.iterdir()), "the probe wrote in the home folder"
+    assert {p.name for p in tmp_path.iterdir()} <= {"scripts", "home", "report"}
     return result
 
 
@@ -121,9 +128,15 @@ def test_hugging_face_trainer_script_is_probed_through_its_own_loop(tmp_path: Pa
 
 
 @needs_torch
-def test_over_fit_and_lr_sweep_run_through_the_scripts_own_loop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_over_fit_and_lr_sweep_run_through_the_scripts_own_loop(
+    tmp_path: Path, workers: str
+) -> None:
+    """Also with a persistent worker process, whose loader must not be iterated twice."""
     report = tmp_path / "report"
-    result = run_script(tmp_path, "clean_loop.py", "--probe-report", str(report))
+    result = run_script(
+        tmp_path, "clean_loop.py", "--probe-report", str(report), "--", "--workers", workers
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     document = json.loads((report / "probe.json").read_text("utf-8"))
     checks = {c["name"]: c["metrics"] for c in document["checks"]}
@@ -188,7 +201,7 @@ def test_clean_loop_with_arguments_is_clean_and_its_checkpoint_is_skipped(tmp_pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert not _codes(result.stdout)
-    assert "skipped a write of the script: clean_loop.py:23: torch.save(..., 'ck.pt')" in (
+    assert "skipped a write of the script: clean_loop.py:24: torch.save(..., 'ck.pt')" in (
         result.stderr
     )
     document = (report / "probe.json").read_text("utf-8")

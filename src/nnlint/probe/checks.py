@@ -1040,7 +1040,7 @@ class Probe:
             valley=suggestion.valley,
             configured_lr=self.configured_lr,
             loop_steps=loop_steps,
-            method="minimum/10: the LR at the smoothed loss's minimum divided by 10",
+            method=lrfind.METHOD,
         )
         if suggestion.lr is None:
             result.findings.append(

@@ -4,9 +4,12 @@ plot itself and writes the PNG with zlib (no extra dependency)."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
+import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -40,13 +43,23 @@ def write_plot(
     suggested: float | None,
     configured: float | None,
 ) -> None:
-    """Write the plot of `losses` (finite ones) against `lrs` to `path`."""
-    try:
-        import matplotlib  # noqa: PLC0415 - optional
-    except ImportError:
+    """Write the plot of `losses` (finite ones) against `lrs` to `path`. Matplotlib's
+    font cache goes to a temporary folder, removed after: nothing is written but the plot."""
+    if importlib.util.find_spec("matplotlib") is None:
         path.write_bytes(_draw(lrs, losses, suggested, configured))
         return
-    _matplotlib(matplotlib, path, lrs, losses, suggested, configured)
+    saved = os.environ.get("MPLCONFIGDIR")
+    with tempfile.TemporaryDirectory(prefix="nnlint-matplotlib-") as scratch:
+        os.environ["MPLCONFIGDIR"] = scratch
+        try:
+            import matplotlib  # noqa: PLC0415 - optional
+
+            _matplotlib(matplotlib, path, lrs, losses, suggested, configured)
+        finally:
+            if saved is None:
+                os.environ.pop("MPLCONFIGDIR", None)
+            else:
+                os.environ["MPLCONFIGDIR"] = saved
 
 
 def _matplotlib(matplotlib, path, lrs, losses, suggested, configured) -> None:

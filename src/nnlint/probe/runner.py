@@ -12,6 +12,7 @@ import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -106,8 +107,14 @@ class Outcome:
 
 
 def run_child(options: ProbeOptions) -> Outcome:
-    """Run the child with the budget; kill it (its whole process group) when time is up."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    """Run the child with the budget; kill it (its whole process group) when time is up.
+    Caches that libraries write at import (matplotlib's) go to a folder removed after."""
+    with tempfile.TemporaryDirectory(prefix="nnlint-probe-") as scratch:
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": scratch}
+        return _run_child(options, env)
+
+
+def _run_child(options: ProbeOptions, env: dict[str, str]) -> Outcome:
     began = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "nnlint.probe.child"],

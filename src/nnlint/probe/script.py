@@ -294,6 +294,8 @@ class Capture:
         data: Any
         if self.template is not None:
             data = self.loader
+            if getattr(data, "persistent_workers", False) and data.num_workers > 0:
+                data = list(self.recent)  # a second iterator would reset the script's own
         else:
             data, unpack = self.collected, None  # collected as (inputs, targets)
             self.collected.append((_detach(inputs), _detach(target)))
