@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from nnlint.probe.checks import INPUT_KEYS, TARGET_KEYS, batch_size, take
+from nnlint.probe.batches import INPUT_KEYS, TARGET_KEYS, batch_size, take
 from nnlint.probe.steps import OwnSteps, Step, all_zero
 
 ENDED = "ended"  # the script's run is over: no more steps through its loop
@@ -129,6 +129,8 @@ class Driver:
             pass
 
     def finish(self) -> None:
+        """Stop the script wherever it waits: for the go-ahead of a step, or for an order."""
+        self.go.put(False)
         self.orders.put(Order(finish=True))
 
 

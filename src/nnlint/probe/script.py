@@ -46,7 +46,8 @@ from torch.utils.data import DataLoader
 from torch.utils.data.dataloader import _BaseDataLoaderIter
 
 from nnlint.probe import guards
-from nnlint.probe.checks import TARGET_KEYS, Probe, default_unpack, loss_kind
+from nnlint.probe.batches import TARGET_KEYS, default_unpack
+from nnlint.probe.checks import Probe, loss_kind
 from nnlint.probe.loop import Driver, LoopSteps, ProbeThread, StopScript
 from nnlint.probe.state import Snapshot
 from nnlint.probe.target import Bundle, TargetError, display, split_target, user_file

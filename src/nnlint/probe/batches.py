@@ -1,0 +1,107 @@
+"""Batches of any shape: move them, slice them, find their inputs and targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from nnlint.probe.target import TargetError
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(to_device(v, device) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(v, device) for v in obj)
+    return obj
+
+
+def batch_size(obj: Any) -> int | None:
+    if isinstance(obj, torch.Tensor):
+        return obj.shape[0] if obj.dim() else None
+    values = (
+        obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else []
+    )
+    return next((n for n in map(batch_size, values) if n is not None), None)
+
+
+def take(obj: Any, n: int, size: int) -> Any:
+    """The first `n` samples of a batch: tensors whose first dimension is the batch's."""
+    if isinstance(obj, torch.Tensor):
+        return obj[:n] if obj.dim() and obj.shape[0] == size else obj
+    if isinstance(obj, dict):
+        return {k: take(v, n, size) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(take(v, n, size) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(take(v, n, size) for v in obj)
+    return obj
+
+
+INPUT_KEYS = ("x", "input", "inputs", "features", "image", "images", "input_ids", "data")
+TARGET_KEYS = ("y", "target", "targets", "label", "labels")
+
+
+def default_unpack(batch: Any) -> tuple[Any, Any]:
+    """`(x, y, *rest)` or a dict with an input key and a target key."""
+    if isinstance(batch, dict):
+        x = next((k for k in INPUT_KEYS if k in batch), None)
+        y = next((k for k in TARGET_KEYS if k in batch), None)
+        if x is None or y is None:
+            raise TargetError(
+                f"cannot find inputs and targets in a batch with keys {sorted(batch)}; add "
+                "`unpack` (a function from a batch to (inputs, targets)) to the factory's dict"
+            )
+        return batch[x], batch[y]
+    if isinstance(batch, (list, tuple)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise TargetError(
+        f"a batch is a {type(batch).__name__}, not (inputs, targets, ...) or a dict; add "
+        "`unpack` (a function from a batch to (inputs, targets)) to the factory's dict"
+    )
+
+
+def logits_of(out: Any) -> torch.Tensor | None:
+    """The tensor a loss sees: the output itself, its `.logits`, or its first element."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if hasattr(out, "logits") and isinstance(out.logits, torch.Tensor):
+        return out.logits
+    if isinstance(out, (list, tuple)) and out and isinstance(out[0], torch.Tensor):
+        return out[0]
+    return None
+
+
+def finite(t: torch.Tensor) -> bool:
+    return bool(torch.isfinite(t).all()) if t.is_floating_point() else True
+
+
+def tensors(obj: Any) -> Iterator[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from tensors(v)
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, torch.Tensor)
+
+
+def zeroed(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return torch.zeros_like(x) if x.is_floating_point() else x
+    if isinstance(x, dict):
+        return {k: zeroed(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(zeroed(v) for v in x)
+    return x
