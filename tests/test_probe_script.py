@@ -69,6 +69,7 @@ TWINS = [
     ("broken_nan_loop.py", [], "broken_nan_mid_network.py"),
     ("broken_summed_loss.py", [], "broken_summed_loss.py"),
     ("clean_lightning_fit.py", [], "clean_lightning.py"),
+    ("clean_tuple_output.py", [], "clean_mlp_classifier.py"),
 ]
 TIMINGS: dict[str, float] = {}
 

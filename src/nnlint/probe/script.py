@@ -86,7 +86,7 @@ def _is_main_guard(node: ast.stmt) -> bool:
     )
 
 
-@dataclass
+@dataclass(eq=False)  # calls are compared by identity, never by their tensors
 class Call:
     """One call that may be the model or the loss: the callee, its arguments, its output."""
 
@@ -257,11 +257,11 @@ class Capture:
         params = {id(p) for group in optimizer.param_groups for p in group["params"]}
         model_call = None
         best = 0
-        for call in self.calls:
+        for call in self.calls:  # the last call of the module the optimizer updates most
             if not call.module:
                 continue
             shared = sum(1 for p in call.callee.parameters() if id(p) in params)
-            if shared > best:
+            if shared and shared >= best:
                 model_call, best = call, shared
         if model_call is None:
             raise TargetError(
@@ -543,17 +543,54 @@ def _target(loss_call: Call, model_call: Call) -> Any:
 
 
 def _loss_function(loss_call: Call, model_call: Call) -> Any:
-    if loss_call.module:
+    """The captured loss as `loss(model_output, target)`: the loss module or function (with
+    the call's other arguments), given the part of the model's output the script gave it
+    (`out[0]` of a model that returns a tuple, `out["logits"]`, `out.logits`)."""
+    first = loss_call.args[0] if loss_call.args else None
+    path = _path_to(model_call.output, first)
+    if loss_call.module and not path:
         return loss_call.callee
-    func, extra = loss_call.callee, loss_call.args[2:]
-    kwargs = dict(loss_call.kwargs)
+    callee = loss_call.callee
+    extra = () if loss_call.module else loss_call.args[2:]
+    kwargs = {} if loss_call.module else dict(loss_call.kwargs)
 
     def loss(out: Any, target: Any) -> Any:
-        return func(out, target, *extra, **kwargs)
+        return callee(_follow(out, path), target, *extra, **kwargs)
 
-    loss.__name__ = getattr(func, "__name__", "loss")
-    loss.reduction = kwargs.get("reduction", "mean")  # type: ignore[attr-defined]
+    loss.__name__ = type(callee).__name__ if loss_call.module else callee.__name__
+    reduction = getattr(callee, "reduction", kwargs.get("reduction", "mean"))
+    loss.reduction = reduction  # type: ignore[attr-defined]
     return loss
+
+
+def _path_to(output: Any, tensor: Any, depth: int = 2) -> list[Any]:
+    """Where `tensor` sits inside a model's output (indices, keys, attribute names); empty
+    when it is the output itself or is not found in it."""
+    if tensor is None or output is tensor or depth == 0:
+        return []
+    if isinstance(output, (list, tuple)):
+        items: list[tuple[Any, Any]] = list(enumerate(output))
+    elif isinstance(output, dict):
+        items = list(output.items())
+    else:
+        items = (
+            [(f".{k}", v) for k, v in vars(output).items()] if hasattr(output, "__dict__") else []
+        )
+    for key, value in items:
+        if value is tensor:
+            return [key]
+        if not isinstance(value, torch.Tensor) and (deeper := _path_to(value, tensor, depth - 1)):
+            return [key, *deeper]
+    return []
+
+
+def _follow(output: Any, path: list[Any]) -> Any:
+    for key in path:
+        if isinstance(key, str) and key.startswith("."):
+            output = getattr(output, key[1:])
+        else:
+            output = output[key]
+    return output
 
 
 def _detach(value: Any) -> Any:
