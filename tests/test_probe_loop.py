@@ -87,3 +87,11 @@ def test_a_failing_check_stops_the_script_instead_of_hanging() -> None:
     assert isinstance(_run(model, optimizer, driver, []), StopScript)
     thread.join(5)
     assert isinstance(thread.error, RuntimeError)
+
+
+def test_the_configured_lr_is_the_schedules_peak_or_base() -> None:
+    from nnlint.probe.checks import configured_lr  # noqa: PLC0415
+
+    assert configured_lr({"lr": 4e-4, "initial_lr": 4e-4, "max_lr": 1e-2}) == 1e-2  # one-cycle
+    assert configured_lr({"lr": 0.0, "initial_lr": 1e-3}) == 1e-3  # a warm-up from zero
+    assert configured_lr({"lr": 0.1}) == 0.1

@@ -240,3 +240,32 @@ def test_a_script_that_never_reaches_a_step_says_where_it_was(tmp_path: Path) ->
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("stalled_preprocessing.py:11:1: NN900 the script reached no")
     assert "preprocess (stalled_preprocessing.py:11) <- main" in result.stdout
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    ("script", "configured"),
+    [("clean_accumulate_schedule.py", 0.01), ("clean_dict_batches.py", 0.001)],
+)
+def test_loop_variants_are_probed_through_the_loop(
+    tmp_path: Path, script: str, configured: float
+) -> None:
+    """Gradient accumulation, a scheduler (its peak is the configured LR), a new loader each
+    epoch; dict batches given to the model as a keyword argument."""
+    report = tmp_path / "report"
+    result = run_script(tmp_path, script, "--probe-report", str(report))
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = {
+        c["name"]: c["metrics"] for c in json.loads((report / "probe.json").read_text())["checks"]
+    }
+    assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
+    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+    assert checks["lr-finder"]["configured_lr"] == pytest.approx(configured)
+
+
+@needs_torch
+def test_a_gan_is_not_judged_as_one_model(tmp_path: Path) -> None:
+    result = run_script(tmp_path, "gan_not_probed.py")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "an adversarial or alternating set-up (a GAN?)" in result.stderr
+    assert not _codes(result.stdout)

@@ -73,6 +73,16 @@ def pick_device(choice: str) -> torch.device:
     return torch.device("cuda")
 
 
+def configured_lr(group: dict[str, Any]) -> float:
+    """The learning rate the user chose for a parameter group: the peak of a one-cycle or
+    cyclic schedule (`max_lr`), the base LR of any other scheduler (`initial_lr`; a warm-up
+    starts far below it), else the group's current LR."""
+    for key in ("max_lr", "initial_lr", "lr"):
+        if isinstance(group.get(key), (int, float)):
+            return float(group[key])
+    return float(group["lr"])
+
+
 def loss_kind(loss: Any) -> str | None:
     name = type(loss).__name__ if isinstance(loss, nn.Module) else getattr(loss, "__name__", "")
     return LOSS_KINDS.get(name)
@@ -105,7 +115,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()
         )
         if bundle.optimizer is not None:
-            self.configured_lr = float(bundle.optimizer.param_groups[0]["lr"])
+            self.configured_lr = configured_lr(bundle.optimizer.param_groups[0])
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import torch
+from torch import nn
 
 from nnlint.probe.batches import batch_size, logits_of, take
 from nnlint.probe.results import CheckResult, Found, fmt
@@ -30,7 +31,7 @@ class InitChecks:
                 if not self._labels_ok(logits_of(out), y, result):
                     self.skip = "the labels are out of range for the loss"
                     return
-                self._constrained_outputs(logits_of(out), result)
+                self._constrained_outputs(logits_of(out), batch, result)
             loss, _ = self.loss_on(batch)
         value = float(loss.detach())
         result.metrics["loss"] = value
@@ -133,7 +134,9 @@ class InitChecks:
                 return False
         return True
 
-    def _constrained_outputs(self, out: torch.Tensor | None, result: CheckResult) -> None:
+    def _constrained_outputs(
+        self, out: torch.Tensor | None, batch: Any, result: CheckResult
+    ) -> None:
         if out is None or not out.is_floating_point() or out.numel() < 4:
             return
         out = out.float()
@@ -154,7 +157,13 @@ class InitChecks:
                 f"to the output"
             )
             help_ = "remove the activation after the last layer; logits must be free to go negative"
-        if not message and self.kind == "bce_logits" and low > 0 and high < 1:
+        if (
+            not message
+            and self.kind == "bce_logits"
+            and low > 0
+            and high < 1
+            and self._bounded_output(batch)
+        ):
             message = (
                 "the outputs all lie in (0, 1): a sigmoid feeds BCEWithLogitsLoss, which applies "
                 "one itself"
@@ -168,3 +177,32 @@ class InitChecks:
             help_ = "end the model with log_softmax, or use CrossEntropyLoss on the logits"
         if message:
             result.findings.append(Found("NN917", message, help_, "model"))
+
+    def _bounded_output(self, batch: Any) -> bool:
+        """True when the output stays within [0, 1] after the last layer's weights are
+        scaled up and its bias raised: a squashing function (a sigmoid) follows that layer.
+        Small raw logits that happen to lie in (0, 1) leave it."""
+        with self.watch() as seen, torch.no_grad():
+            self.loss_on(batch)
+        layers = [self.model.get_submodule(n) if n else self.model for n in seen["ran"]]
+        last = next((m for m in reversed(layers) if isinstance(_weight(m), nn.Parameter)), None)
+        if last is None:
+            return True
+        weight, bias = _weight(last), getattr(last, "bias", None)
+        saved = [t.detach().clone() for t in (weight, bias) if isinstance(t, torch.Tensor)]
+        try:
+            with torch.no_grad():
+                weight.mul_(100.0)
+                if isinstance(bias, torch.Tensor):
+                    bias.add_(10.0)
+                x, _ = self.unpack(batch)
+                out = logits_of(self.forward(x))
+        finally:
+            with torch.no_grad():
+                for tensor, value in zip((weight, bias), saved, strict=False):
+                    tensor.copy_(value)
+        return out is not None and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def _weight(module: nn.Module) -> Any:
+    return getattr(module, "weight", None)

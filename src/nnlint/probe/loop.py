@@ -7,8 +7,9 @@ batch" (the over-fit test: the batch is fed in place of the loader's), "train on
 batches at these learning rates" (the LR finder), or "finish" (the script is stopped).
 At each step of an order the script reports the loss it called `backward()` on and waits
 for the probe's go-ahead; the probe puts the weights back between orders while the script
-is parked. When the script ends on its own (its epochs run out, or it raises), the
-remaining steps run outside its loop (`OwnSteps`).
+is parked. When the script ends on its own (its epochs run out, or it raises), or its loop
+does not train on the batch it is fed, the remaining steps run outside its loop
+(`OwnSteps`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from nnlint.probe.batches import INPUT_KEYS, TARGET_KEYS, batch_size, take
 from nnlint.probe.steps import OwnSteps, Step, all_zero
 
 ENDED = "ended"  # the script's run is over: no more steps through its loop
+UNFED = "unfed"  # the loop does not train on the batch it is fed
+PREFETCHED = 2  # steps a prefetching loop may take on batches fetched before the order
 
 
 class StopScript(BaseException):
@@ -65,6 +68,7 @@ class Driver:
         self.go: queue.Queue[bool] = queue.Queue()
         self.order: Order | None = None
         self.done_steps = 0
+        self.unfed = 0  # steps of the order that did not train on the fed batch
         self.stopping = False
         self.ended = False
         self.loss: torch.Tensor | None = None
@@ -86,7 +90,11 @@ class Driver:
         if optimizer is not self.optimizer or order is None or self.stopping or tensor is None:
             return
         if order.batch is not None and not self.same(self.model_inputs(), order.inputs):
-            return  # a batch the loop fetched before the order (a prefetching loader)
+            self.unfed += 1
+            if self.done_steps or self.unfed > PREFETCHED:  # the loop does not take the batch
+                self.stopping = True
+                self.replies.put(UNFED)
+            return  # else a batch the loop fetched before the order (a prefetching loader)
         if order.lrs is not None:
             lr = order.lrs[min(self.done_steps, len(order.lrs) - 1)]
             for group in optimizer.param_groups:
@@ -108,7 +116,7 @@ class Driver:
         """After the script's update: park once its order is done, until the next one."""
         if optimizer is not self.optimizer or (self.order is not None and not self.stopping):
             return
-        self.order, self.stopping, self.done_steps = None, False, 0
+        self.order, self.stopping, self.done_steps, self.unfed = None, False, 0, 0
         self.parked.set()
         order = self.orders.get()
         self.parked.clear()
@@ -159,7 +167,9 @@ class LoopSteps:
         try:
             while done < steps:
                 reply = driver.replies.get()
-                if reply == ENDED:
+                if reply in (ENDED, UNFED):
+                    if reply == UNFED:
+                        self.template = None  # feed no batch to this loop again
                     rest = None if lrs is None else lrs[done:]
                     yield from self.own.run(fixed, optimizer, steps - done, rest)
                     return

@@ -227,19 +227,29 @@ class Capture:
     def _no_gradient(self) -> None:
         """backward() on a loss without a gradient would raise in the script (a frozen
         model, a detached output): capture the step now and check it outside the loop."""
-        owned = {id(p) for call in self.calls if call.module for p in call.callee.parameters()}
-        optimizer = next(
-            (
-                o
-                for o in gc.get_objects()
-                if isinstance(o, torch.optim.Optimizer)
-                and any(id(p) in owned for g in o.param_groups for p in g["params"])
-            ),
-            None,
-        )
+        modules = [call.callee for call in self.calls if call.module]
+        optimizer = next(iter(_optimizers_of(modules)), None)
         if optimizer is not None:
             self._build(optimizer)
             raise StopScript
+
+    def _adversary(self, model_call: Call, optimizer: Any) -> Call | None:
+        """The call of another module whose output the model takes as its input and that
+        another optimizer trains: a GAN's generator, feeding the discriminator."""
+        inputs = list(_tensors(_inputs(model_call)))
+        own = {id(p) for p in model_call.callee.parameters()}
+        for call in self.calls:
+            out = call.output
+            if not call.module or not isinstance(out, torch.Tensor) or call is model_call:
+                continue
+            if any(id(p) in own for p in call.callee.parameters()):
+                continue  # a part of the model
+            fed = any(
+                t.shape == out.shape and torch.equal(t.detach(), out.detach()) for t in inputs
+            )
+            if fed and any(o is not optimizer for o in _optimizers_of([call.callee])):
+                return call
+        return None
 
     def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """After an optimizer step: the first one hands over to the probe's thread."""
@@ -268,6 +278,15 @@ class Capture:
                 "the first training step called no module whose parameters the optimizer updates"
             )
         inputs = _inputs(model_call)
+        adversary = self._adversary(model_call, optimizer)
+        if adversary is not None:
+            raise TargetError(
+                f"the model ({type(model_call.callee).__name__}) takes the output of another "
+                f"module ({type(adversary.callee).__name__}) that another optimizer trains: an "
+                "adversarial or alternating set-up (a GAN?), which zero-config probing does not "
+                "check; write a factory (train.py:make_probe) returning the model, loss and data "
+                "to check"
+            )
         unpack = None
         loss_call = self._loss_call(model_call)
         if loss_call is not None:
@@ -328,7 +347,7 @@ class Capture:
                 x, y = default_unpack(batch)
             except Exception:
                 continue
-            if _same(x, inputs) and _same(y, target):
+            if _fed(inputs, x) and _same(y, target):
                 return batch
         return None
 
@@ -391,9 +410,8 @@ class Capture:
                 return batch
             driver = capture.driver
             fed = driver.feed() if driver is not None else None
-            loader = capture.loader
-            if fed is not None and getattr(iterator, "_dataset", None) is loader.dataset:
-                return fed
+            if fed is not None and _alike(batch, capture.template):
+                return fed  # any loader of such batches: scripts make a new one each epoch
             if capture.bundle is None:
                 capture.recent.append(batch)
             return batch
@@ -603,12 +621,51 @@ def _detach(value: Any) -> Any:
     return value
 
 
+def _optimizers_of(modules: list[Any]) -> list[Any]:
+    """The live optimizers that update parameters of any of `modules` (a scan of the
+    garbage collector's objects: optimizers have no registry)."""
+    owned = {id(p) for module in modules for p in module.parameters()}
+    return [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, torch.optim.Optimizer)
+        and any(id(p) in owned for group in o.param_groups for p in group["params"])
+    ]
+
+
+def _tensors(value: Any) -> Iterator[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors(item)
+
+
 def _fed(seen: Any, fed: Any) -> bool:
     """The model's inputs `seen` came from `fed`: equal, or for dicts, every item of `fed`
-    is among them (a trainer may add arguments, as `num_items_in_batch`)."""
+    is among them (a trainer may add arguments, as `num_items_in_batch`); a model called
+    with one keyword argument (`model(features=x)`) received `x`."""
     if isinstance(seen, dict) and isinstance(fed, dict):
         return all(key in seen and _same(seen[key], value) for key, value in fed.items())
+    if isinstance(seen, dict) and len(seen) == 1:
+        seen = next(iter(seen.values()))
     return _same(seen, fed)
+
+
+def _alike(batch: Any, template: Any) -> bool:
+    """Batches of the same structure whose tensors differ at most in the batch dimension."""
+    if isinstance(batch, torch.Tensor) and isinstance(template, torch.Tensor):
+        return batch.dtype == template.dtype and batch.shape[1:] == template.shape[1:]
+    if isinstance(batch, dict) and isinstance(template, dict):
+        return batch.keys() == template.keys() and all(_alike(batch[k], template[k]) for k in batch)
+    if isinstance(batch, (list, tuple)) and isinstance(template, (list, tuple)):
+        return len(batch) == len(template) and all(
+            _alike(a, b) for a, b in zip(batch, template, strict=True)
+        )
+    return type(batch) is type(template) and not isinstance(batch, torch.Tensor)
 
 
 def _same(a: Any, b: Any) -> bool:
