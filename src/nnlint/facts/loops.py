@@ -396,6 +396,26 @@ def walk_body(loop: Loop) -> Iterator[ast.AST]:
         stack.extend(ast.iter_child_nodes(node))
 
 
+def loop_blocks(body: list[ast.stmt]) -> Iterator[list[ast.stmt]]:
+    """`body` and each statement list nested in it by `if` (both branches), `with` and `try`
+    (body, else, finally, then each handler): the blocks that run at one loop's level.
+    Nested loops and definitions are not entered."""
+    yield body
+    for stmt in body:
+        for block in _inner_blocks(stmt):
+            yield from loop_blocks(block)
+
+
+def _inner_blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    if isinstance(stmt, ast.If):
+        return [stmt.body, stmt.orelse]
+    if isinstance(stmt, ast.With | ast.AsyncWith):
+        return [stmt.body]
+    if isinstance(stmt, ast.Try):
+        return [stmt.body, stmt.orelse, stmt.finalbody, *(h.body for h in stmt.handlers)]
+    return []
+
+
 def _is_statement(site: CallSite, parents: dict[int, ast.AST]) -> bool:
     """`torch.set_grad_enabled(False)` as a statement of its own."""
     arg = site.node.args[0] if site.node.args else None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from nnlint import tables
 from nnlint.facts.data import DataFacts, name_role
+from nnlint.facts.loops import loop_blocks
 from nnlint.facts.names import dotted, name_tokens
 from nnlint.facts.scope import CallSite, Loop, Scope
 from nnlint.facts.values import Resolver, argument, has_star_args, keyword
@@ -230,7 +232,7 @@ class TrainingFacts:
                 facts.selection_names |= self._selection_call(node)
                 facts.optimizers |= _optimizer_stepped(node)
         facts.selects_model = self._selects(loop.body) or bool(facts.selection_names)
-        for stmt in _statements(loop.body):
+        for stmt in chain.from_iterable(loop_blocks(loop.body)):
             if isinstance(stmt, ast.If):
                 facts.selection_names |= {
                     n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)
@@ -259,7 +261,7 @@ class TrainingFacts:
 
     def _selects(self, body: list[ast.stmt]) -> bool:
         """A `break`, or an `if` that keeps the best model, at this loop's level."""
-        for stmt in _statements(body):
+        for stmt in chain.from_iterable(loop_blocks(body)):
             if isinstance(stmt, ast.Break):
                 return True
             if isinstance(stmt, ast.If):
@@ -364,21 +366,6 @@ class TrainingFacts:
             ):
                 return origin.expr, origin.scope
         return None
-
-
-def _statements(body: list[ast.stmt]):
-    """Statements of a loop body, descending into if/with/try but not into nested loops."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from _statements(stmt.body)
-            yield from _statements(stmt.orelse)
-        elif isinstance(stmt, ast.With | ast.AsyncWith):
-            yield from _statements(stmt.body)
-        elif isinstance(stmt, ast.Try):
-            yield from _statements(stmt.body)
-            for handler in stmt.handlers:
-                yield from _statements(handler.body)
 
 
 def _optimizer_stepped(call: ast.Call) -> set[str]:
