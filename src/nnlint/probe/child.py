@@ -75,7 +75,7 @@ def main() -> int:
             emit({"event": "located", **locate(bundle)})
             Probe(bundle, Options(**checks), emit).run()
     except TargetError as error:
-        emit({"event": "fatal", "message": str(error)})
+        emit({"event": "fatal", "message": str(error), "output": error.show_output})
         return 2
     except Exception as error:
         message = user_error(error)

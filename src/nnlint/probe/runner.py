@@ -29,6 +29,7 @@ INSTALL_HINT = (
     "(or install the torch build for your platform from https://pytorch.org first)"
 )
 CHECK_NAMES = ("data", "init", "gradients", "overfit", "lr-finder")
+OUTPUT_LINES = 5  # lines of a script's own output shown when it exits before training
 STARTUP_SHARE = 0.9  # the child plans its checks to end within this share of the budget
 
 
@@ -141,7 +142,8 @@ def _run_child(options: ProbeOptions, env: dict[str, str]) -> Outcome:
             del stderr_tail[:-40]
 
     threading.Thread(target=read_stdout, daemon=True).start()
-    threading.Thread(target=read_stderr, daemon=True).start()
+    stderr_reader = threading.Thread(target=read_stderr, daemon=True)
+    stderr_reader.start()
     assert process.stdin is not None
     process.stdin.write(json.dumps(options.child_options()))
     process.stdin.close()
@@ -174,6 +176,10 @@ def _run_child(options: ProbeOptions, env: dict[str, str]) -> Outcome:
     if process.poll() is None:
         _kill(process)
     outcome.seconds = round(time.monotonic() - began, 2)
+    if outcome.fatal and outcome.first("fatal").get("output"):
+        stderr_reader.join(timeout=5)
+        tail = "".join(stderr_tail[-OUTPUT_LINES:]).rstrip()
+        outcome.fatal += f"; its last output:\n{tail}" if tail else ""
     done = any(e.get("event") in ("done", "stalled") for e in outcome.events)
     if not done and not outcome.fatal and not outcome.timed_out:
         tail = "".join(stderr_tail[-15:]).rstrip()

@@ -505,7 +505,8 @@ def run_script(
         how = "finished" if exit_code in (None, 0) else f"exited with code {exit_code}"
         raise TargetError(
             f"{target}: the script {how} without a training step (a backward() followed by "
-            "optimizer.step()); nothing to probe"
+            "optimizer.step()); nothing to probe",
+            show_output=exit_code not in (None, 0),
         )
     capture.bundle.optimizer.__dict__.pop("step", None)  # the class's step again
     if capture.thread is None:  # the batches were collected: the checks run outside the loop

@@ -50,7 +50,12 @@ def display(filename: str) -> str:
 
 
 class TargetError(Exception):
-    """The target cannot be imported or does not return what the probe needs (exit 2)."""
+    """The target cannot be imported or does not return what the probe needs (exit 2);
+    `show_output`: the user's own output says why (a script that exited early)."""
+
+    def __init__(self, message: str, *, show_output: bool = False) -> None:
+        super().__init__(message)
+        self.show_output = show_output
 
 
 @dataclass
