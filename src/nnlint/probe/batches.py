@@ -105,3 +105,49 @@ def zeroed(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return type(x)(zeroed(v) for v in x)
     return x
+
+
+def detach(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, dict):
+        return {k: detach(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(detach(v) for v in value)
+    return value
+
+
+def fed_from(seen: Any, fed: Any) -> bool:
+    """The model's inputs `seen` came from `fed`: equal, or for dicts, every item of `fed`
+    is among them (a trainer may add arguments, as `num_items_in_batch`); a model called
+    with one keyword argument (`model(features=x)`) received `x`."""
+    if isinstance(seen, dict) and isinstance(fed, dict):
+        return all(key in seen and same(seen[key], value) for key, value in fed.items())
+    if isinstance(seen, dict) and len(seen) == 1:
+        seen = next(iter(seen.values()))
+    return same(seen, fed)
+
+
+def alike(batch: Any, template: Any) -> bool:
+    """Batches of the same structure whose tensors differ at most in the batch dimension."""
+    if isinstance(batch, torch.Tensor) and isinstance(template, torch.Tensor):
+        return batch.dtype == template.dtype and batch.shape[1:] == template.shape[1:]
+    if isinstance(batch, dict) and isinstance(template, dict):
+        return batch.keys() == template.keys() and all(alike(batch[k], template[k]) for k in batch)
+    if isinstance(batch, (list, tuple)) and isinstance(template, (list, tuple)):
+        return len(batch) == len(template) and all(
+            alike(a, b) for a, b in zip(batch, template, strict=True)
+        )
+    return type(batch) is type(template) and not isinstance(batch, torch.Tensor)
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a is b:
+            return True
+        return a.shape == b.shape and torch.equal(a.detach().cpu(), b.detach().cpu())
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return False

@@ -36,7 +36,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,8 @@ from torch.utils.data import DataLoader
 from torch.utils.data.dataloader import _BaseDataLoaderIter
 
 from nnlint.probe import guards
-from nnlint.probe.batches import TARGET_KEYS, default_unpack
+from nnlint.probe.batches import TARGET_KEYS, alike, default_unpack, detach, fed_from, same, tensors
+from nnlint.probe.calls import Call, inputs_of, loss_function, model_loss, own_loss, target_of
 from nnlint.probe.checks import Probe, loss_kind
 from nnlint.probe.loop import Driver, LoopSteps, ProbeThread, StopScript
 from nnlint.probe.state import Snapshot
@@ -84,17 +84,6 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
         isinstance(n, ast.Constant) and n.value == "__main__" for n in names
     )
-
-
-@dataclass(eq=False)  # calls are compared by identity, never by their tensors
-class Call:
-    """One call that may be the model or the loss: the callee, its arguments, its output."""
-
-    callee: Any
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    output: Any
-    module: bool
 
 
 def _user_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSummary]:
@@ -236,7 +225,7 @@ class Capture:
     def _adversary(self, model_call: Call, optimizer: Any) -> Call | None:
         """The call of another module whose output the model takes as its input and that
         another optimizer trains: a GAN's generator, feeding the discriminator."""
-        inputs = list(_tensors(_inputs(model_call)))
+        inputs = list(tensors(inputs_of(model_call)))
         own = {id(p) for p in model_call.callee.parameters()}
         for call in self.calls:
             out = call.output
@@ -277,7 +266,7 @@ class Capture:
             raise TargetError(
                 "the first training step called no module whose parameters the optimizer updates"
             )
-        inputs = _inputs(model_call)
+        inputs = inputs_of(model_call)
         adversary = self._adversary(model_call, optimizer)
         if adversary is not None:
             raise TargetError(
@@ -290,20 +279,20 @@ class Capture:
         unpack = None
         loss_call = self._loss_call(model_call)
         if loss_call is not None:
-            target = _target(loss_call, model_call)
-            loss = _loss_function(loss_call, model_call)
+            target = target_of(loss_call, model_call)
+            loss = loss_function(loss_call, model_call)
             self.template = self._loader_batch(inputs, target)
-        elif isinstance(inputs, dict) and _own_loss(model_call.output) is not None:
+        elif isinstance(inputs, dict) and own_loss(model_call.output) is not None:
             # the model computes its loss from the labels among its inputs (Hugging Face)
             key = next((k for k in TARGET_KEYS if k in inputs), None)
             if key is None:
                 raise TargetError("the model computes its own loss, from no `labels` input")
-            target, loss = inputs[key], _model_loss(self._inner_loss(model_call))
+            target, loss = inputs[key], model_loss(self._inner_loss(model_call))
 
             def unpack(batch: Any, key: str = key) -> tuple[Any, Any]:
                 return batch, batch[key]
 
-            self.template = next((b for b in reversed(self.recent) if _fed(inputs, b)), None)
+            self.template = next((b for b in reversed(self.recent) if fed_from(inputs, b)), None)
         else:
             raise TargetError(
                 "could not tell which loss produced the tensor backward() was called on; "
@@ -318,7 +307,7 @@ class Capture:
                 data = list(self.recent)  # a second iterator would reset the script's own
         else:
             data, unpack = self.collected, None  # collected as (inputs, targets)
-            self.collected.append((_detach(inputs), _detach(target)))
+            self.collected.append((detach(inputs), detach(target)))
             self.collecting = True
         self.bundle = Bundle(
             model=model_call.callee, loss=loss, data=data, optimizer=optimizer, unpack=unpack
@@ -347,7 +336,7 @@ class Capture:
                 x, y = default_unpack(batch)
             except Exception:
                 continue
-            if _fed(inputs, x) and _same(y, target):
+            if fed_from(inputs, x) and same(y, target):
                 return batch
         return None
 
@@ -361,8 +350,8 @@ class Capture:
             if loss_call is None and after:
                 loss_call = after[-1]
             if loss_call is not None:
-                inputs = _inputs(model_call)
-                self.collected.append((_detach(inputs), _detach(_target(loss_call, model_call))))
+                inputs = inputs_of(model_call)
+                self.collected.append((detach(inputs), detach(target_of(loss_call, model_call))))
         self.calls.clear()
         if len(self.collected) >= COLLECT:
             raise StopScript
@@ -379,9 +368,9 @@ class Capture:
         self.driver = Driver(
             self.bundle.model,
             optimizer,
-            model_inputs=lambda: _inputs(call) if (call := self._model_call()) else None,
+            model_inputs=lambda: inputs_of(call) if (call := self._model_call()) else None,
             model_output=lambda: call.output if (call := self._model_call()) else None,
-            same=_fed,
+            same=fed_from,
         )
         probe.steps = LoopSteps(self.driver, probe.steps, self.template)
         self.thread = ProbeThread(probe.run, self.driver)
@@ -410,7 +399,7 @@ class Capture:
                 return batch
             driver = capture.driver
             fed = driver.feed() if driver is not None else None
-            if fed is not None and _alike(batch, capture.template):
+            if fed is not None and alike(batch, capture.template):
                 return fed  # any loader of such batches: scripts make a new one each epoch
             if capture.bundle is None:
                 capture.recent.append(batch)
@@ -525,103 +514,6 @@ def run_script(
         )
 
 
-def _inputs(call: Call) -> Any:
-    if call.kwargs and not call.args:
-        return dict(call.kwargs)
-    if len(call.args) == 1:
-        return call.args[0]
-    return tuple(call.args)
-
-
-def _own_loss(output: Any) -> Any:
-    """The loss a model returned with its output (`output.loss` or `output["loss"]`)."""
-    loss = output.get("loss") if isinstance(output, dict) else getattr(output, "loss", None)
-    return loss if isinstance(loss, torch.Tensor) and loss.requires_grad else None
-
-
-def _model_loss(inner: Any) -> Callable[[Any, Any], Any]:
-    """The loss function for a model that computes its own: its output's loss, named after
-    the loss it called inside (so the checks know its kind)."""
-
-    def loss(out: Any, target: Any) -> Any:
-        return _own_loss(out) if _own_loss(out) is not None else out["loss"]
-
-    loss.__name__ = getattr(inner, "__name__", "model_loss")
-    return loss
-
-
-def _target(loss_call: Call, model_call: Call) -> Any:
-    args = [*loss_call.args, *loss_call.kwargs.values()]
-    for arg in args[1:]:
-        if isinstance(arg, torch.Tensor) and not arg.requires_grad:
-            return arg
-    for arg in args:
-        if arg is not model_call.output and isinstance(arg, torch.Tensor):
-            return arg
-    return None
-
-
-def _loss_function(loss_call: Call, model_call: Call) -> Any:
-    """The captured loss as `loss(model_output, target)`: the loss module or function (with
-    the call's other arguments), given the part of the model's output the script gave it
-    (`out[0]` of a model that returns a tuple, `out["logits"]`, `out.logits`)."""
-    first = loss_call.args[0] if loss_call.args else None
-    path = _path_to(model_call.output, first)
-    if loss_call.module and not path:
-        return loss_call.callee
-    callee = loss_call.callee
-    extra = () if loss_call.module else loss_call.args[2:]
-    kwargs = {} if loss_call.module else dict(loss_call.kwargs)
-
-    def loss(out: Any, target: Any) -> Any:
-        return callee(_follow(out, path), target, *extra, **kwargs)
-
-    loss.__name__ = type(callee).__name__ if loss_call.module else callee.__name__
-    reduction = getattr(callee, "reduction", kwargs.get("reduction", "mean"))
-    loss.reduction = reduction  # type: ignore[attr-defined]
-    return loss
-
-
-def _path_to(output: Any, tensor: Any, depth: int = 2) -> list[Any]:
-    """Where `tensor` sits inside a model's output (indices, keys, attribute names); empty
-    when it is the output itself or is not found in it."""
-    if tensor is None or output is tensor or depth == 0:
-        return []
-    if isinstance(output, (list, tuple)):
-        items: list[tuple[Any, Any]] = list(enumerate(output))
-    elif isinstance(output, dict):
-        items = list(output.items())
-    else:
-        items = (
-            [(f".{k}", v) for k, v in vars(output).items()] if hasattr(output, "__dict__") else []
-        )
-    for key, value in items:
-        if value is tensor:
-            return [key]
-        if not isinstance(value, torch.Tensor) and (deeper := _path_to(value, tensor, depth - 1)):
-            return [key, *deeper]
-    return []
-
-
-def _follow(output: Any, path: list[Any]) -> Any:
-    for key in path:
-        if isinstance(key, str) and key.startswith("."):
-            output = getattr(output, key[1:])
-        else:
-            output = output[key]
-    return output
-
-
-def _detach(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, dict):
-        return {k: _detach(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_detach(v) for v in value)
-    return value
-
-
 def _optimizers_of(modules: list[Any]) -> list[Any]:
     """The live optimizers that update parameters of any of `modules` (a scan of the
     garbage collector's objects: optimizers have no registry)."""
@@ -632,50 +524,3 @@ def _optimizers_of(modules: list[Any]) -> list[Any]:
         if isinstance(o, torch.optim.Optimizer)
         and any(id(p) in owned for group in o.param_groups for p in group["params"])
     ]
-
-
-def _tensors(value: Any) -> Iterator[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _tensors(item)
-
-
-def _fed(seen: Any, fed: Any) -> bool:
-    """The model's inputs `seen` came from `fed`: equal, or for dicts, every item of `fed`
-    is among them (a trainer may add arguments, as `num_items_in_batch`); a model called
-    with one keyword argument (`model(features=x)`) received `x`."""
-    if isinstance(seen, dict) and isinstance(fed, dict):
-        return all(key in seen and _same(seen[key], value) for key, value in fed.items())
-    if isinstance(seen, dict) and len(seen) == 1:
-        seen = next(iter(seen.values()))
-    return _same(seen, fed)
-
-
-def _alike(batch: Any, template: Any) -> bool:
-    """Batches of the same structure whose tensors differ at most in the batch dimension."""
-    if isinstance(batch, torch.Tensor) and isinstance(template, torch.Tensor):
-        return batch.dtype == template.dtype and batch.shape[1:] == template.shape[1:]
-    if isinstance(batch, dict) and isinstance(template, dict):
-        return batch.keys() == template.keys() and all(_alike(batch[k], template[k]) for k in batch)
-    if isinstance(batch, (list, tuple)) and isinstance(template, (list, tuple)):
-        return len(batch) == len(template) and all(
-            _alike(a, b) for a, b in zip(batch, template, strict=True)
-        )
-    return type(batch) is type(template) and not isinstance(batch, torch.Tensor)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        if a is b:
-            return True
-        return a.shape == b.shape and torch.equal(a.detach().cpu(), b.detach().cpu())
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return False
