@@ -271,3 +271,21 @@ def test_a_gan_is_not_judged_as_one_model(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "an adversarial or alternating set-up (a GAN?)" in result.stderr
     assert not _codes(result.stdout)
+
+
+@needs_torch
+def test_a_script_that_raises_during_the_sweep_is_noted_and_the_sweep_finishes(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "report"
+    result = run_script(tmp_path, "clean_divergence_guard.py", "--probe-report", str(report))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the script raised RuntimeError while the probe trained through its loop" in (
+        result.stderr
+    )
+    sweep = next(
+        c["metrics"]
+        for c in json.loads((report / "probe.json").read_text())["checks"]
+        if c["name"] == "lr-finder"
+    )
+    assert 0 < sweep["loop_steps"] < len(sweep["losses"])  # the rest outside the loop

@@ -337,6 +337,8 @@ def run_probe(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     for write in outcome.skipped:
         print(f"nnlint: probe: skipped a write of the script: {write}", file=sys.stderr)
+    for note in outcome.notes:
+        print(f"nnlint: probe: {note}", file=sys.stderr)
     if report.errors:  # could not run: no "All checks passed" after the error
         for problem in report.errors:
             print(f"nnlint: error: {problem}", file=sys.stderr)

@@ -15,12 +15,9 @@ import re
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from nnlint.probe.target import display, user_file
-
-OWN = Path(__file__).resolve().parent.parent  # the nnlint package
 
 
 def main() -> int:
