@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="",
         metavar="TARGET",
-        help="run the model and data from pkg.module:factory or path/to/train.py:factory "
-        "(default: target in [tool.nnlint.probe]) and report NN9 findings",
+        help="run the model and data from pkg.module:factory, path/to/train.py:factory or an "
+        "unmodified training script path/to/train.py (its arguments after `--`; default: "
+        "target in [tool.nnlint.probe]) and report NN9 findings",
     )
     probe.add_argument(
         "-m",
