@@ -220,6 +220,8 @@ class TrainingFacts:
     def _describe(self, loop: Loop, scope: Scope) -> EpochLoop:
         facts = EpochLoop(loop, scope, epoch_count(loop, scope, self.resolver))
         for node in ast.walk(loop):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                continue  # a target takes its role from what is assigned, seen where it is used
             if isinstance(node, ast.Name | ast.Attribute):
                 role = (
                     self.data.role(node, scope)
