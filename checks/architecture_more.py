@@ -410,7 +410,11 @@ def _torch_init(
             continue
         attr = _weight_of_self_attribute(target)
         if attr is not None and in_network:
-            acts = {_act_after(g) for g in network.nodes if _calls_self(g, attr)}
+            acts = {
+                _act_after(g)
+                for g in network.nodes
+                if _calls_self(g, attr) and not _immaterial(network, g)
+            }
             acts.discard(None)
         else:
             relu = network.hidden_activations(frozenset({"relu"}))
@@ -516,8 +520,27 @@ def _keras_init(module: ModuleFacts) -> Iterator[Hit]:
             continue
         family = _keras_init_family(module, init, site.scope)
         act = module.classifier.keras_activation(act_expr, site.scope)
-        if family is not None and act is not None:
+        if family is not None and act is not None and not _narrow_output(module, site.node):
             yield from _init_hit(module.path, init, family, {act})
+
+
+def _narrow_output(module: ModuleFacts, layer: ast.Call) -> bool:
+    """`layer` (a Keras layer call) is a known network's output layer with few units."""
+    for network in module.networks.values():
+        for gnode in network.nodes:
+            if gnode.node is layer or getattr(gnode.node, "func", None) is layer:
+                return _immaterial(network, gnode)
+    return False
+
+
+def _immaterial(network: Network, gnode: GNode) -> bool:
+    """An output layer (it feeds no other weight layer) with few units: He and Glorot
+    variances, 2/fan_in and 2/(fan_in + fan_out), are then all but equal."""
+    return (
+        gnode.units is not None
+        and gnode.units <= tables.NARROW_OUTPUT
+        and not network.feeds_a_layer(gnode)
+    )
 
 
 def _keras_init_family(module: ModuleFacts, expr: ast.expr, scope) -> str | None:

@@ -77,6 +77,11 @@ class Network:
                 found.append(gnode)
         return found
 
+    def feeds_a_layer(self, gnode: GNode) -> bool:
+        """Whether `gnode`'s output reaches another weight layer: a hidden layer, not an
+        output layer."""
+        return _feeds(gnode, _WEIGHTED, through=_THROUGH | {"act"})
+
     def output(self) -> Output:
         """The activation applied last before the network's output."""
         results = {_output_of(o) for o in self.outputs}
