@@ -259,11 +259,12 @@ def test_set_in_tuning(project: Project) -> Iterator[Hit]:
         yield from _fitted_before_split(module)
         yield from _test_as_validation(module)
         for loop in module.epoch_loops:
-            for site in loop.test_evaluations:
-                if set(site.targets) & loop.selection_names:
+            evaluations = [(site.node, set(site.targets)) for site in loop.test_evaluations]
+            for node, names in [*evaluations, *loop.test_loops]:
+                if names & loop.selection_names:
                     yield Hit(
                         module.path,
-                        site.node,
+                        node,
                         "test data evaluated in the epoch loop drives model selection",
                         "select on a validation split; evaluate the test set once after training",
                     )

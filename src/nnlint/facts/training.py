@@ -67,6 +67,8 @@ class EpochLoop:
     roles_used: set[str] = field(default_factory=set)
     selects_model: bool = False
     test_evaluations: list[CallSite] = field(default_factory=list)
+    # inner loops over test data written out in the epoch loop, with the names they compute
+    test_loops: list[tuple[ast.For, set[str]]] = field(default_factory=list)
     selection_names: set[str] = field(default_factory=set)
     optimizers: set[str] = field(default_factory=set)
 
@@ -247,7 +249,26 @@ class TrainingFacts:
         for site in inside:
             if any(self.data.role(a, scope) == "test" for a in _data_args(site.node)):
                 facts.test_evaluations.append(site)
+        facts.test_loops = self._test_loops(loop, scope)
         return facts
+
+    def _test_loops(self, loop: Loop, scope: Scope) -> list[tuple[ast.For, set[str]]]:
+        """Inner `for` loops over test data in the epoch loop, with the names they compute
+        (`test_loss += ...`) and, two steps on, the names computed from those
+        (`accuracy = correct / total`)."""
+        found = []
+        for node in _walk_code(loop.body):
+            if not isinstance(node, ast.For) or self.data.role(_iterated(node), scope) != "test":
+                continue
+            names = _assigned(node.body)
+            for _ in range(2):
+                for stmt in _walk_code(loop.body):
+                    if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign) and (
+                        _names_in(stmt.value) & names
+                    ):
+                        names |= _assigned([stmt])
+            found.append((node, names))
+        return found
 
     def _selection_call(self, call: ast.Call) -> set[str]:
         """Names a call uses to steer training: `scheduler.step(val_loss)`, `stopper(loss)`."""
@@ -403,3 +424,46 @@ def _data_args(call: ast.Call) -> list[ast.expr]:
         else:
             out.append(value)
     return [v for v in out if isinstance(v, ast.Name | ast.Attribute | ast.Subscript)]
+
+
+def _iterated(loop: ast.For) -> ast.expr:
+    """What a `for` loop iterates, through `enumerate(...)`, `tqdm(...)` and `iter(...)`."""
+    it = loop.iter
+    while isinstance(it, ast.Call) and it.args and dotted(it.func) in _ITERATION_WRAPPERS:
+        it = it.args[0]
+    return it
+
+
+_ITERATION_WRAPPERS = frozenset({"enumerate", "iter", "tqdm", "tqdm.tqdm", "tqdm.auto.tqdm"})
+
+
+def _walk_code(body: list[ast.stmt]) -> list[ast.AST]:
+    """The nodes of `body`, not entering function or class definitions."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return found
+
+
+def _assigned(body: list[ast.stmt]) -> set[str]:
+    """Names assigned or updated anywhere in `body`."""
+    names = set()
+    for node in _walk_code(body):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AugAssign | ast.AnnAssign)
+            else []
+        )
+        for target in targets:
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def _names_in(expr: ast.AST | None) -> set[str]:
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} if expr else set()
