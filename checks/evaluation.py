@@ -180,7 +180,7 @@ def test_set_never_evaluated(project: Project) -> Iterator[Hit]:
     ## References
     - Hastie, Tibshirani & Friedman, "The Elements of Statistical Learning", section 7.2
     """
-    keras_trained = {id(m) for m, fit in project.keras_fits() if _method(fit.site.node) == "fit"}
+    keras_trained = {id(m) for m, fit in project.keras_fits() if fit.trains}
     for module in project.modules:
         if id(module) not in keras_trained and not _trains(module):
             continue
@@ -198,10 +198,6 @@ def test_set_never_evaluated(project: Project) -> Iterator[Hit]:
 def _trains(module: ModuleFacts) -> bool:
     """PyTorch, Lightning or Hugging Face training (Keras fits are confirmed by the project)."""
     return bool(module.epoch_loops or module.lightning_fits or module.training.hf_trainers())
-
-
-def _method(call: ast.Call) -> str:
-    return call.func.attr if isinstance(call.func, ast.Attribute) else ""
 
 
 def _unused_test_data(module: ModuleFacts) -> ast.Name | None:

@@ -63,7 +63,7 @@ def random_seed_not_set(project: Project) -> Iterator[Hit]:
     """
     fits: dict[int, list[ast.AST]] = {}
     for module, fit in project.keras_fits():
-        if _method(fit.site.node) == "fit":
+        if fit.trains:
             fits.setdefault(id(module), []).append(fit.site.node)
     for module in project.modules:
         start = _first_training(module, fits.get(id(module), []))
@@ -85,10 +85,6 @@ def _first_training(module: ModuleFacts, keras_fits: list[ast.AST]) -> ast.AST |
     if not starts:
         return None
     return min(starts, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
-
-
-def _method(call: ast.Call) -> str:
-    return call.func.attr if isinstance(call.func, ast.Attribute) else ""
 
 
 def _seeds(module: ModuleFacts) -> bool:
@@ -147,7 +143,7 @@ def no_best_checkpoint(project: Project) -> Iterator[Hit]:
     - https://lightning.ai/docs/pytorch/stable/api/lightning.pytorch.callbacks.ModelCheckpoint.html
     """
     for module, fit in project.keras_fits():
-        if _method(fit.site.node) == "fit" and fit.has_validation:
+        if fit.trains and fit.has_validation:
             yield from _callbacks_hit(module, keyword(fit.site.node, "callbacks"), fit.site.scope)
     for module in project.modules:
         for fit in module.lightning_fits:

@@ -66,7 +66,7 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
     """
     for module, fit in project.keras_fits():
         if (
-            _is_fit(fit.site.node)
+            fit.trains
             and fit.has_validation
             and (fit.epochs or 0) >= tables.MANY_EPOCHS
             and fit.callbacks.known
@@ -97,10 +97,6 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
                     _EARLY_HELP,
                 )
     yield from config.unstopped_in_configs(project)
-
-
-def _is_fit(call: ast.Call) -> bool:
-    return isinstance(call.func, ast.Attribute) and call.func.attr == "fit"
 
 
 def _lightning_validates(
@@ -227,11 +223,11 @@ def no_validation_data(project: Project) -> Iterator[Hit]:
     - https://developers.google.com/machine-learning/crash-course/overfitting/dividing-datasets
     """
     for module, fit in project.keras_fits():
-        if _is_fit(fit.site.node) and fit.has_validation is False:
+        if fit.trains and fit.has_validation is False:
             yield Hit(
                 module.path,
                 fit.site.node,
-                "fit() has no validation data",
+                f"{fit.site.node.func.attr}() has no validation data",
                 "pass validation_data=(x_val, y_val) or validation_split=0.1",
             )
     for module in project.modules:

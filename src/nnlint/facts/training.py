@@ -33,7 +33,7 @@ class Callbacks:
 
 @dataclass(eq=False)
 class KerasFit:
-    """A Keras `model.fit(...)` call."""
+    """A Keras `model.fit(...)` call (or `fit_generator`, or a keras-tuner `search`)."""
 
     site: CallSite
     model: ast.expr
@@ -44,6 +44,12 @@ class KerasFit:
     callbacks: Callbacks
     shuffle: object
     confirm: str | None = None
+
+    @property
+    def trains(self) -> bool:
+        """`fit` or Keras 2's `fit_generator`: a training run, not a tuner's search."""
+        func = self.site.node.func
+        return isinstance(func, ast.Attribute) and func.attr in tables.KERAS_TRAIN_METHODS
 
 
 @dataclass(eq=False)
@@ -302,7 +308,8 @@ class TrainingFacts:
         fits = []
         for site in self.resolver.collected.training_calls:
             func = site.node.func
-            if not (isinstance(func, ast.Attribute) and func.attr in {"fit", "search"}):
+            methods = tables.KERAS_TRAIN_METHODS | {"search"}
+            if not (isinstance(func, ast.Attribute) and func.attr in methods):
                 continue
             status = keras_model(func.value, site.scope)
             if status is False:
