@@ -368,7 +368,9 @@ def init_activation_mismatch(project: Project) -> Iterator[Hit]:
     Xavier with a `gain=` and Kaiming with a `nonlinearity=` for tanh/sigmoid are taken as
     deliberate. Whole-network initialisation is reported only when all hidden activations
     are of the other family. Recurrent and attention networks are not checked. Keras
-    layers are checked against their own `activation=` only.
+    layers are checked against their own `activation=` only. An output layer of at most 16
+    units is not reported: He and Glorot variances, 2/fan_in and 2/(fan_in + fan_out), are
+    then all but equal.
 
     ## Fix safety
     No automatic fix.

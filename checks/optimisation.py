@@ -23,9 +23,10 @@ def learning_rate_out_of_range(project: Project) -> Iterator[Hit]:
     Reads the learning rate given to an optimizer (`torch.optim.*`, `keras.optimizers.*`,
     Hugging Face `TrainingArguments(learning_rate=...)`) from a literal, a constant or an
     argparse default, and reports it when it is outside the sane range for that optimizer:
-    Adam-family and RMSprop 1e-6..1e-2, SGD 1e-4..5 (large-batch SGD scales up to a few
-    units), Adagrad 1e-4..0.5, Adadelta 0.01..10 (a table in
-    `nnlint.tables.LR_RANGES`).
+    Adam-family and RMSprop 1e-6..3e-2, SGD 1e-5..5 (large-batch SGD scales up to a few
+    units), Adagrad 1e-5..0.5, Adadelta 1e-3..10 (a table in `nnlint.tables.LR_RANGES`).
+    The bounds are loose on purpose: small networks and RL agents train well with Adam at
+    1e-2..3e-2.
 
     ## Why is this bad?
     Too high a learning rate makes the loss oscillate or diverge to NaN; too low and the
