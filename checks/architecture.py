@@ -141,7 +141,9 @@ def _single_unit_softmax(path: str, network: Network) -> Iterator[Hit]:
 
 def _mismatch(project: Project, pairing: Pairing) -> Iterator[Hit]:
     loss = pairing.loss
-    output, output_module = project.output_of(pairing.network, pairing.network_module)
+    output, output_module = project.output_of(
+        pairing.network, pairing.network_module, element=pairing.loss.element
+    )
     act, node, path = output.act, output.node, output_module.path
     if loss.post_act is not None:
         act, node, path = loss.post_act, loss.post_node, pairing.loss_module.path
@@ -282,7 +284,9 @@ def sigmoid_before_bce_loss(project: Project) -> Iterator[Hit]:
         loss = pairing.loss
         if loss.kind != "bce":
             continue
-        output, output_module = project.output_of(pairing.network, pairing.network_module)
+        output, output_module = project.output_of(
+            pairing.network, pairing.network_module, element=pairing.loss.element
+        )
         act, node, module = output.act, output.node, output_module
         if loss.post_act is not None:
             act, node, module = loss.post_act, loss.post_node, pairing.loss_module

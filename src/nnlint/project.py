@@ -115,11 +115,11 @@ class Project:
         )
 
     def output_of(
-        self, network: Network, module: ModuleFacts, depth: int = 0
+        self, network: Network, module: ModuleFacts, depth: int = 0, element: int | None = None
     ) -> tuple[Output, ModuleFacts]:
-        """A network's output and the module it is in, following a sub-network that produces
-        it (`return self.backbone(x)`)."""
-        output = network.output()
+        """A network's output (`element=0`: the first of the tuple it returns) and the module
+        it is in, following a sub-network that produces it (`return self.backbone(x)`)."""
+        output = network.output(element if depth == 0 else None)
         if output.ref is None or depth > 8:
             return output, module
         found = self.network(output.ref, module)

@@ -64,6 +64,7 @@ class Network:
     recurrent: bool
     submodules: frozenset[str] = frozenset()
     methods: frozenset[str] = frozenset()
+    first: list[GNode] = field(default_factory=list)  # of the tuple every return returns
 
     def hidden_activations(self, kinds: frozenset[str]) -> list[GNode]:
         """Activations of `kinds` whose output feeds another weight layer and gates nothing."""
@@ -82,9 +83,11 @@ class Network:
         output layer."""
         return _feeds(gnode, _WEIGHTED, through=_THROUGH | {"act"})
 
-    def output(self) -> Output:
-        """The activation applied last before the network's output."""
-        results = {_output_of(o) for o in self.outputs}
+    def output(self, element: int | None = None) -> Output:
+        """The activation applied last before the network's output; `element=0`: before the
+        first element of the tuple it returns (`logits, features = model(x)`)."""
+        chosen = self.first if element == 0 and self.first else self.outputs
+        results = {_output_of(o) for o in chosen}
         if len(results) != 1:
             return Output(None, None)
         return results.pop()

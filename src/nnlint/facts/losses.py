@@ -32,6 +32,7 @@ class LossUse:
     post_act: str | None = None
     post_node: ast.AST | None = None
     named_at: ast.AST | None = None
+    element: int | None = None  # 0: the first of the tuple the model returns (`out, h = m(x)`)
 
 
 ModelKey = Callable[[ast.expr, Scope], "str | None"]
@@ -74,7 +75,7 @@ def _torch_loss(site: CallSite, resolver: Resolver, model_key: ModelKey) -> Loss
     prediction = argument(site.node, "input", 0)
     if prediction is None:
         return None
-    model, act, act_node = trace_prediction(prediction, site.scope, resolver, model_key)
+    model, act, act_node, element = trace_prediction(prediction, site.scope, resolver, model_key)
     if model is None:
         return None
     return LossUse(
@@ -85,6 +86,7 @@ def _torch_loss(site: CallSite, resolver: Resolver, model_key: ModelKey) -> Loss
         post_act=act,
         post_node=act_node,
         named_at=_loss_name_node(site, resolver),
+        element=element,
     )
 
 
@@ -104,18 +106,19 @@ def _loss_name_node(site: CallSite, resolver: Resolver) -> ast.AST | None:
 
 def trace_prediction(
     expr: ast.expr, scope: Scope, resolver: Resolver, model_key: ModelKey
-) -> tuple[str | None, str | None, ast.AST | None]:
-    """Follow a prediction back to the model call, noting an activation applied on the way."""
+) -> tuple[str | None, str | None, ast.AST | None, int | None]:
+    """Follow a prediction back to the model call, noting an activation applied on the way
+    and whether the prediction is the first element unpacked from the model's output."""
     act: str | None = None
     act_node: ast.AST | None = None
     for _ in range(_MAX_STEPS):
         origins = resolver.origins(expr, scope)
         if len(origins) != 1:
-            return None, None, None
+            return None, None, None, None
         origin = origins[0]
         value, scope = origin.expr, origin.scope
         if isinstance(value, ast.Subscript) or not isinstance(value, ast.Call):
-            return None, None, None
+            return None, None, None, None
         qualname = resolver.call_name(value, scope)
         func = value.func
         if qualname in tables.ACTIVATION_FUNCTIONS and value.args:
@@ -131,9 +134,9 @@ def trace_prediction(
                 expr = func.value
                 continue
         if origin.index not in {None, 0}:
-            return None, None, None
-        return model_key(func, scope), act, act_node
-    return None, None, None
+            return None, None, None, None
+        return model_key(func, scope), act, act_node, origin.index
+    return None, None, None, None
 
 
 def _keras_compile(site: CallSite, resolver: Resolver, model_key: ModelKey) -> LossUse | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from nnlint import tables
-from nnlint.facts.graph import GraphBuilder, Network, contains_kind, network_refs
+from nnlint.facts.graph import GNode, GraphBuilder, Network, contains_kind, network_refs
 from nnlint.facts.layers import (
     KERAS_FUNCTIONAL,
     KERAS_MODEL_BASES,
@@ -103,12 +103,15 @@ class NetworkFinder:
     def _class_network(self, cls: ClassInfo, framework: str) -> Network:
         builder = GraphBuilder(self.resolver, self.classifier, cls)
         method = cls.methods.get("forward") or cls.methods.get("call")
-        outputs = []
+        outputs: list[GNode] = []
+        first: list[GNode] = []  # the first element of each tuple returned
         if method is not None:
             for ret in method.returns:
                 if isinstance(ret, ast.Tuple):
-                    builder.value(ret, method)  # hidden layers of every returned tensor
+                    elements = [builder.value(e, method, 1) for e in ret.elts]  # hidden layers
                     outputs.append(builder.add("unknown", ret, []))
+                    if elements and not isinstance(ret.elts[0], ast.Starred):
+                        first.extend(elements[0])
                 else:
                     outputs.extend(builder.value(ret, method))
         recurrent = _sequence_like(builder) or _attention_name(cls.name)
@@ -131,6 +134,7 @@ class NetworkFinder:
             recurrent,
             refs,
             frozenset(cls.methods),
+            first if _returns_tuples(method) else [],
         )
 
     def _sequential(self, call: ast.Call, scope: Scope) -> Network:
@@ -221,3 +225,9 @@ def model_key(
                 return None
             keys.add(ref)
     return keys.pop() if len(keys) == 1 else None
+
+
+def _returns_tuples(method: Scope | None) -> bool:
+    """Every `return` of `forward` returns a tuple."""
+    returns = method.returns if method is not None else []
+    return bool(returns) and all(isinstance(r, ast.Tuple) for r in returns)
