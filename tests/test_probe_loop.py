@@ -95,3 +95,44 @@ def test_the_configured_lr_is_the_schedules_peak_or_base() -> None:
     assert configured_lr({"lr": 4e-4, "initial_lr": 4e-4, "max_lr": 1e-2}) == 1e-2  # one-cycle
     assert configured_lr({"lr": 0.0, "initial_lr": 1e-3}) == 1e-3  # a warm-up from zero
     assert configured_lr({"lr": 0.1}) == 0.1
+
+
+class _OwnSteps:
+    """Stands in for the probe's own steps: records that they ran."""
+
+    def __init__(self) -> None:
+        self.ran = 0
+
+    def run(self, fixed, optimizer, steps, lrs=None):
+        from nnlint.probe.steps import Step  # noqa: PLC0415
+
+        for _ in range(steps):
+            self.ran += 1
+            yield Step(1.0, True)
+
+
+def test_a_loop_that_does_not_take_the_fed_batch_hands_over_to_the_own_steps() -> None:
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    driver = Driver(
+        model,
+        optimizer,
+        model_inputs=lambda: None,
+        model_output=lambda: None,
+        same=lambda seen, fed: False,  # the loop never trains on the fed batch
+    )
+    own = _OwnSteps()
+    steps = LoopSteps(driver, own=own, template=(torch.zeros(4, 2), torch.zeros(4, 1)))
+    seen = []
+
+    def checks(steps_, optimizer_):
+        fixed = (torch.ones(2, 2), torch.ones(2, 1))
+        seen.extend(steps.run(fixed, optimizer_, 5))
+
+    thread = ProbeThread(lambda: checks(steps, optimizer), driver)
+    thread.start()
+    assert isinstance(_run(model, optimizer, driver, []), StopScript)
+    thread.join(5)
+    assert thread.error is None
+    assert own.ran == 5 and [s.loop for s in seen] == [False] * 5
+    assert steps.template is None  # no batch is fed to this loop again

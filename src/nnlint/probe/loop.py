@@ -170,6 +170,7 @@ class LoopSteps:
                 if reply in (ENDED, UNFED):
                     if reply == UNFED:
                         self.template = None  # feed no batch to this loop again
+                        driver.wait_parked()  # its step is still running: never both at once
                     rest = None if lrs is None else lrs[done:]
                     yield from self.own.run(fixed, optimizer, steps - done, rest)
                     return
