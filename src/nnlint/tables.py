@@ -435,7 +435,8 @@ FITTED_PREPROCESSORS = frozenset(
         "sklearn.compose.make_column_transformer",
     }
 )
-PROGRESS_BARS = frozenset({"tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm", "tqdm.std.tqdm"})
+# Calls that iterate the data they are given, with extras (a progress bar, an index).
+LOADER_WRAPPERS = frozenset({"tqdm", "enumerate", "iter", "track", "trange"})
 KERAS_TRAIN_METHODS = frozenset({"fit", "fit_generator"})  # Keras 2 trains generators apart
 FIT_METHODS = frozenset({"fit", "fit_transform", "fit_on_texts", "adapt", "partial_fit"})
 SPLIT_FUNCTIONS = frozenset(

@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass
 
 from nnlint import tables
-from nnlint.facts.names import name_tokens
+from nnlint.facts.names import iterated, name_tokens
 from nnlint.facts.scope import CallSite, Scope
 from nnlint.facts.values import Resolver, argument, has_star_args, keyword
 
@@ -205,8 +205,8 @@ class DataFacts:
         return None
 
     def _call_role(self, call: ast.Call, scope: Scope, depth: int) -> str | None:
-        if _wraps_iteration(call, self.resolver.call_name(call, scope)):
-            return self.role(call.args[0], scope, depth + 1)  # tqdm(loader), enumerate(loader)
+        if (data := iterated(call)) is not call:
+            return self.role(data, scope, depth + 1)  # tqdm(loader), enumerate(loader)
         train = self.resolver.constant(keyword(call, "train"), scope)
         if train is False:
             return "test"
@@ -377,12 +377,3 @@ def split_calls(resolver: Resolver) -> list[SplitUse]:
             )
             uses.append(SplitUse(site, names))
     return uses
-
-
-def _wraps_iteration(call: ast.Call, qualname: str | None) -> bool:
-    """`tqdm(x)`, `enumerate(x)`, `iter(x)`: the same data, iterated with extras."""
-    if not call.args:
-        return False
-    if qualname is None and isinstance(call.func, ast.Name):
-        return call.func.id in {"enumerate", "iter"}
-    return qualname in tables.PROGRESS_BARS

@@ -14,7 +14,7 @@ from functools import cached_property
 
 from nnlint.facts.graph import Network
 from nnlint.facts.layers import LayerClassifier, layer_name
-from nnlint.facts.names import dotted, name_tokens
+from nnlint.facts.names import dotted, iterated, name_tokens
 from nnlint.facts.scope import CallSite, Loop, Scope
 from nnlint.facts.values import Resolver, keyword
 
@@ -82,7 +82,6 @@ BATCHNORM_LAYERS = frozenset(
     }
 )
 TORCH_RECURRENT = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
-_LOADER_WRAPPERS = frozenset({"tqdm", "enumerate", "iter", "track", "trange"})
 _MAX_DEPTH = 6
 
 
@@ -332,13 +331,7 @@ class LoopFacts:
         """What a `for` loop iterates, through `tqdm(...)`, `enumerate(...)`, `iter(...)`."""
         if not isinstance(loop, ast.For | ast.AsyncFor):
             return None
-        iterator = loop.iter
-        while isinstance(iterator, ast.Call) and iterator.args:
-            name = (dotted(iterator.func) or "").rpartition(".")[2]
-            if name not in _LOADER_WRAPPERS:
-                break
-            iterator = iterator.args[0]
-        return iterator
+        return iterated(loop.iter)
 
     # -- networks -----------------------------------------------------------------------
     def network_layers(self, network: Network) -> frozenset[str]:

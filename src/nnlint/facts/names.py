@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 
+from nnlint import tables
+
 # Longest prefix first: the first match wins.
 _CANONICAL_PREFIXES: tuple[tuple[str, str], ...] = (
     ("tensorflow.python.keras", "keras"),
@@ -82,3 +84,12 @@ def name_tokens(name: str) -> list[str]:
     if current:
         words.append(current)
     return [w.lower() for w in words]
+
+
+def iterated(expr: ast.expr) -> ast.expr:
+    """The data `expr` iterates, through `tqdm(...)`, `enumerate(...)`, `iter(...)`."""
+    while isinstance(expr, ast.Call) and expr.args:
+        if (dotted(expr.func) or "").rpartition(".")[2] not in tables.LOADER_WRAPPERS:
+            break
+        expr = expr.args[0]
+    return expr

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 
 from nnlint import tables
 from nnlint.facts.data import DataFacts, name_role
-from nnlint.facts.loops import loop_blocks
-from nnlint.facts.names import dotted, name_tokens
+from nnlint.facts.loops import loop_blocks, walk_body
+from nnlint.facts.names import dotted, iterated, name_tokens
 from nnlint.facts.scope import CallSite, Loop, Scope
 from nnlint.facts.values import Resolver, argument, has_star_args, keyword
 
@@ -244,9 +244,7 @@ class TrainingFacts:
         facts.selects_model = self._selects(loop.body) or bool(facts.selection_names)
         for stmt in chain.from_iterable(loop_blocks(loop.body)):
             if isinstance(stmt, ast.If):
-                facts.selection_names |= {
-                    n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)
-                }
+                facts.selection_names |= _names_in(stmt.test)
         inside = [
             s
             for s in scope.calls
@@ -263,12 +261,14 @@ class TrainingFacts:
         (`test_loss += ...`) and, two steps on, the names computed from those
         (`accuracy = correct / total`)."""
         found = []
-        for node in _walk_code(loop.body):
-            if not isinstance(node, ast.For) or self.data.role(_iterated(node), scope) != "test":
+        for node in walk_body(loop):
+            if not isinstance(node, ast.For):
                 continue
-            names = _assigned(node.body)
+            if self.data.role(iterated(node.iter), scope) != "test":
+                continue
+            names = _assigned(walk_body(node))
             for _ in range(2):
-                for stmt in _walk_code(loop.body):
+                for stmt in walk_body(loop):
                     if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign) and (
                         _names_in(stmt.value) & names
                     ):
@@ -294,7 +294,7 @@ class TrainingFacts:
             if isinstance(stmt, ast.Break):
                 return True
             if isinstance(stmt, ast.If):
-                names = {n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)}
+                names = _names_in(stmt.test)
                 names |= {n.attr for n in ast.walk(stmt.test) if isinstance(n, ast.Attribute)}
                 if any({"best", "patience", "early", "stop"} & set(name_tokens(n)) for n in names):
                     return True
@@ -433,33 +433,10 @@ def _data_args(call: ast.Call) -> list[ast.expr]:
     return [v for v in out if isinstance(v, ast.Name | ast.Attribute | ast.Subscript)]
 
 
-def _iterated(loop: ast.For) -> ast.expr:
-    """What a `for` loop iterates, through `enumerate(...)`, `tqdm(...)` and `iter(...)`."""
-    it = loop.iter
-    while isinstance(it, ast.Call) and it.args and dotted(it.func) in _ITERATION_WRAPPERS:
-        it = it.args[0]
-    return it
-
-
-_ITERATION_WRAPPERS = frozenset({"enumerate", "iter", "tqdm", "tqdm.tqdm", "tqdm.auto.tqdm"})
-
-
-def _walk_code(body: list[ast.stmt]) -> list[ast.AST]:
-    """The nodes of `body`, not entering function or class definitions."""
-    found: list[ast.AST] = []
-    stack: list[ast.AST] = list(reversed(body))
-    while stack:
-        node = stack.pop()
-        found.append(node)
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            stack.extend(reversed(list(ast.iter_child_nodes(node))))
-    return found
-
-
-def _assigned(body: list[ast.stmt]) -> set[str]:
-    """Names assigned or updated anywhere in `body`."""
+def _assigned(nodes: Iterable[ast.AST]) -> set[str]:
+    """Names the assignments among `nodes` assign or update."""
     names = set()
-    for node in _walk_code(body):
+    for node in nodes:
         targets = (
             node.targets
             if isinstance(node, ast.Assign)
