@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -10,16 +10,22 @@ import torch
 from nnlint.probe.target import TargetError
 
 
-def to_device(obj: Any, device: torch.device) -> Any:
+def map_tensors(obj: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+    """`obj` with `fn` applied to each tensor in it (through dicts, lists, tuples and
+    namedtuples); anything else is kept."""
     if isinstance(obj, torch.Tensor):
-        return obj.to(device)
+        return fn(obj)
     if isinstance(obj, dict):
-        return {k: to_device(v, device) for k, v in obj.items()}
+        return {k: map_tensors(v, fn) for k, v in obj.items()}
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(to_device(v, device) for v in obj))
+        return type(obj)(*(map_tensors(v, fn) for v in obj))
     if isinstance(obj, (list, tuple)):
-        return type(obj)(to_device(v, device) for v in obj)
+        return type(obj)(map_tensors(v, fn) for v in obj)
     return obj
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    return map_tensors(obj, lambda t: t.to(device))
 
 
 def batch_size(obj: Any) -> int | None:
@@ -33,15 +39,7 @@ def batch_size(obj: Any) -> int | None:
 
 def take(obj: Any, n: int, size: int) -> Any:
     """The first `n` samples of a batch: tensors whose first dimension is the batch's."""
-    if isinstance(obj, torch.Tensor):
-        return obj[:n] if obj.dim() and obj.shape[0] == size else obj
-    if isinstance(obj, dict):
-        return {k: take(v, n, size) for k, v in obj.items()}
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(take(v, n, size) for v in obj))
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(take(v, n, size) for v in obj)
-    return obj
+    return map_tensors(obj, lambda t: t[:n] if t.dim() and t.shape[0] == size else t)
 
 
 INPUT_KEYS = ("x", "input", "inputs", "features", "image", "images", "input_ids", "data")
@@ -98,23 +96,11 @@ def is_tensor(obj: Any) -> bool:
 
 
 def zeroed(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return torch.zeros_like(x) if x.is_floating_point() else x
-    if isinstance(x, dict):
-        return {k: zeroed(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(zeroed(v) for v in x)
-    return x
+    return map_tensors(x, lambda t: torch.zeros_like(t) if t.is_floating_point() else t)
 
 
 def detach(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, dict):
-        return {k: detach(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(detach(v) for v in value)
-    return value
+    return map_tensors(value, torch.Tensor.detach)
 
 
 def fed_from(seen: Any, fed: Any) -> bool:

@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any
 
-from nnlint.probe.target import display, user_file
+from nnlint.probe.target import display, user_file, user_frames
 
 
 def main() -> int:
@@ -93,7 +93,7 @@ def main() -> int:
 
 def user_error(error: BaseException) -> str:
     """The exception with the user's frames only (not nnlint's or torch's)."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if user_file(f.filename)]
+    frames = user_frames(traceback.extract_tb(error.__traceback__))
     head = f"{type(error).__name__}: {error}"
     if not frames:
         return f"error in the probed code: {head}"

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from nnlint.probe.target import display, user_file
+from nnlint.probe.target import display, user_frames
 
 OFFLINE = {  # the offline switches of trackers and hubs (environment variables)
     "WANDB_MODE": "disabled",
@@ -50,7 +50,7 @@ class Guards:
         self.writes: dict[tuple[str, str], list[str]] = {}  # (line, call) -> writes
 
     def skipped(self, what: str) -> None:
-        frames = [f for f in traceback.extract_stack()[:-2] if user_file(f.filename)]
+        frames = user_frames(traceback.extract_stack()[:-2])
         where = f"{display(frames[-1].filename)}:{frames[-1].lineno}: " if frames else ""
         self.writes.setdefault((where, what.split("(", maxsplit=1)[0]), []).append(where + what)
 

@@ -50,7 +50,7 @@ from nnlint.probe.calls import Call, inputs_of, loss_function, model_loss, own_l
 from nnlint.probe.checks import Probe, loss_kind
 from nnlint.probe.loop import Driver, LoopSteps, ProbeThread, StopScript
 from nnlint.probe.state import Snapshot
-from nnlint.probe.target import Bundle, TargetError, display, split_target, user_file
+from nnlint.probe.target import Bundle, TargetError, display, split_target, user_frames
 
 COLLECT = 8  # batches collected through the script's loop when its loader cannot be reused
 RECENT = 4  # loader batches remembered: a prefetching loop is a batch or two ahead
@@ -84,10 +84,6 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
         isinstance(n, ast.Constant) and n.value == "__main__" for n in names
     )
-
-
-def _user_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSummary]:
-    return [frame for frame in stack if user_file(frame.filename)]
 
 
 class _Functional(TorchFunctionMode):
@@ -171,7 +167,7 @@ class Capture:
                 capture.driver.backward(tensor)
             elif capture.bundle is None:
                 capture.loss_tensor = tensor
-                frames = _user_frames(traceback.extract_stack()[:-1])
+                frames = user_frames(traceback.extract_stack()[:-1])
                 if frames:
                     capture.backward_at = (display(frames[-1].filename), frames[-1].lineno or 1)
                 if not tensor.requires_grad:
@@ -431,7 +427,7 @@ class Capture:
         if self.budget is None or self.done.wait(self.budget) or self.bundle is not None:
             return
         frame = sys._current_frames().get(main)
-        frames = _user_frames(traceback.extract_stack(frame)) if frame else []
+        frames = user_frames(traceback.extract_stack(frame)) if frame else []
         stack = [
             {"file": display(f.filename), "line": f.lineno, "function": f.name, "code": f.line}
             for f in frames

@@ -17,6 +17,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,11 @@ def user_file(filename: str) -> bool:
         and "dist-packages" not in path
         and not any(path.startswith(folder + os.sep) for folder in libraries)
     )
+
+
+def user_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSummary]:
+    """The frames of a stack or traceback that are in the user's files."""
+    return [frame for frame in stack if user_file(frame.filename)]
 
 
 def display(filename: str) -> str:
