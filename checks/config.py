@@ -550,7 +550,7 @@ def huge_epoch_count(project: Project) -> Iterator[Hit]:
     for config in project.training_configs():
         if mentions_early_stopping(config) or has_step_limit(config):
             continue
-        already = {id(n) for n, _ in unstopped(config)}
+        already = {id(n) for n, _ in unstopped(config, project.settings.early_stopping_epochs)}
         for node in config.keyed(keys.EPOCHS):
             value = node.number
             if value is None or id(node) in already:
@@ -811,7 +811,7 @@ def unstopped_in_configs(project: Project) -> Iterator[Hit]:
     """NN301 in configs: a Lightning Trainer with callbacks but no EarlyStopping for many
     epochs; TrainingArguments that evaluate for many epochs without keeping the best."""
     for config in project.training_configs():
-        for node, message in unstopped(config):
+        for node, message in unstopped(config, project.settings.early_stopping_epochs):
             yield config_hit(
                 config,
                 node,

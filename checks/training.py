@@ -30,7 +30,8 @@ _EARLY_HELP = (
 def no_early_stopping(project: Project) -> Iterator[Hit]:
     """
     ## What it does
-    Finds training runs of many epochs (20 or more; Lightning's default is 1000) that have
+    Finds training runs of many epochs (100 or more by default, `early-stopping-epochs` in
+    `[tool.nnlint]`; Lightning 1.x's default is 1000) that have
     validation data but never act on it: Keras `fit` without an `EarlyStopping` (or
     best-only `ModelCheckpoint`) callback, a Lightning `Trainer` without `EarlyStopping` or a
     monitored `ModelCheckpoint`, a Hugging Face `Trainer` without `EarlyStoppingCallback` or
@@ -64,11 +65,12 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
     - Prechelt, "Early Stopping — But When?" (1998)
     - https://keras.io/api/callbacks/early_stopping/
     """
+    many = project.settings.early_stopping_epochs
     for module, fit in project.keras_fits():
         if (
             fit.trains
             and fit.has_validation
-            and (fit.epochs or 0) >= tables.MANY_EPOCHS
+            and (fit.epochs or 0) >= many
             and fit.callbacks.known
             and not (fit.callbacks.early_stopping or fit.callbacks.keeps_best)
         ):
@@ -81,11 +83,11 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
     for module in project.modules:
         for fit in module.lightning_fits:
             yield from _lightning_no_early_stopping(project, module, fit)
-        yield from _hf_no_early_stopping(module)
+        yield from _hf_no_early_stopping(module, many)
         for loop in module.epoch_loops:
             if (
                 not loop.adversarial
-                and (loop.epochs or 0) >= tables.MANY_EPOCHS
+                and (loop.epochs or 0) >= many
                 and loop.roles_used & {"val", "test"}
                 and not loop.selects_model
             ):
@@ -137,7 +139,7 @@ def _lightning_no_early_stopping(
         if keyword(trainer, "max_steps") is not None or keyword(trainer, "max_time") is not None:
             return
         max_epochs = tables.LIGHTNING_DEFAULT_MAX_EPOCHS
-    if not isinstance(max_epochs, int) or max_epochs < tables.MANY_EPOCHS:
+    if not isinstance(max_epochs, int) or max_epochs < project.settings.early_stopping_epochs:
         return
     callbacks = callbacks_of(keyword(trainer, "callbacks"), scope, module.resolver)
     if callbacks.known and not (callbacks.early_stopping or callbacks.keeps_best):
@@ -149,7 +151,7 @@ def _lightning_no_early_stopping(
         )
 
 
-def _hf_no_early_stopping(module: ModuleFacts) -> Iterator[Hit]:
+def _hf_no_early_stopping(module: ModuleFacts, many: int) -> Iterator[Hit]:
     for site in module.training.hf_trainers():
         found = module.training.hf_arguments(site.node, site.scope)
         if found is None or keyword(site.node, "eval_dataset") is None:
@@ -166,7 +168,7 @@ def _hf_no_early_stopping(module: ModuleFacts) -> Iterator[Hit]:
         if (
             keyword(args, "max_steps") is not None
             or not isinstance(epochs, int | float)
-            or epochs < tables.MANY_EPOCHS
+            or epochs < many
             or strategy_value in {"no", None}
             or (
                 constant(keyword(args, "load_best_model_at_end"), scope) is not False

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import jsonschema
 
+from nnlint import tables
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -61,6 +63,7 @@ class Settings:
     root: Path = field(default_factory=Path.cwd)
     source: Path | None = None
     probe: dict[str, object] = field(default_factory=dict)  # [tool.nnlint.probe]
+    early_stopping_epochs: int = tables.MANY_EPOCHS  # NN301 reports runs this long or longer
 
 
 def _schema() -> dict:
@@ -99,6 +102,7 @@ def load_settings(pyproject: Path | None) -> Settings:
     settings.respect_gitignore = table.get("respect-gitignore", True)
     settings.force_exclude = table.get("force-exclude", False)
     settings.probe = table.get("probe", {})
+    settings.early_stopping_epochs = table.get("early-stopping-epochs", tables.MANY_EPOCHS)
     settings.config_files = table.get("config-files", [])
     settings.config_schemas = _config_schemas(table.get("config-schemas", {}), pyproject)
     return settings

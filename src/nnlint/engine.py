@@ -424,7 +424,7 @@ def analyse(
             modules.append(extract(source, results[source.display].module))
         except RecursionError:
             results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
-    project = Project(modules, [s for s in sources if s.problem is not None], configs)
+    project = Project(modules, [s for s in sources if s.problem is not None], configs, settings)
     by_path = {s.display: s for s in sources}
     for rule in enabled_rules(settings):
         try:
@@ -470,7 +470,7 @@ def _internal_error(rule: Rule, project: Project, results: dict[str, FileResult]
     failing = {}
     for module in project.modules:
         try:
-            list(rule.check(Project([module])))
+            list(rule.check(Project([module], settings=project.settings)))
         except Exception:
             failing[module.path] = traceback.format_exc()
     if not failing:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnlint.config import Settings
 from nnlint.configs import ConfigFile, config_key
 from nnlint.facts import ModuleFacts
 from nnlint.facts.graph import Network, Output
@@ -42,8 +43,10 @@ class Project:
         modules: list[ModuleFacts],
         broken: list[SourceFile] | None = None,
         configs: list[ConfigFile] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.modules = modules
+        self.settings = settings or Settings()
         self.broken = broken or []
         self.configs = configs or []
         self._configs = {c.key: c for c in self.configs}

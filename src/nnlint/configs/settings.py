@@ -132,7 +132,7 @@ def names_test_split(text: str) -> bool:
     return bool({"test", "testing"} & set(_WORD.findall(stem.replace("_", " "))))
 
 
-def lightning_unstopped(trainer: Node) -> Node | None:
+def lightning_unstopped(trainer: Node, many: int) -> Node | None:
     """The node to report when a Lightning Trainer runs many epochs with a callbacks list
     that holds neither EarlyStopping nor a monitored ModelCheckpoint."""
     callbacks = trainer.get("callbacks")
@@ -148,7 +148,7 @@ def lightning_unstopped(trainer: Node) -> Node | None:
         count: float | None = tables.LIGHTNING_DEFAULT_MAX_EPOCHS
     else:
         count = epochs.number
-    if count is None or (0 <= count < tables.MANY_EPOCHS):
+    if count is None or (0 <= count < many):
         return None
     for item in callbacks.items:
         name = class_name(item) or ""
@@ -159,7 +159,7 @@ def lightning_unstopped(trainer: Node) -> Node | None:
     return epochs or callbacks
 
 
-def hf_unstopped(config: ConfigFile) -> Node | None:
+def hf_unstopped(config: ConfigFile, many: int) -> Node | None:
     """The node to report when `TrainingArguments` evaluate during many epochs but neither
     load the best model at the end nor stop early."""
     args = config.hf_arguments
@@ -168,12 +168,7 @@ def hf_unstopped(config: ConfigFile) -> Node | None:
     epochs = args.get("num_train_epochs")
     count = epochs.number if epochs is not None else tables.HF_DEFAULT_EPOCHS
     strategy = args.get("eval_strategy") or args.get("evaluation_strategy")
-    if (
-        count is None
-        or count < tables.MANY_EPOCHS
-        or strategy is None
-        or strategy.text not in {"steps", "epoch"}
-    ):
+    if count is None or count < many or strategy is None or strategy.text not in {"steps", "epoch"}:
         return None
     best = args.get("load_best_model_at_end")
     if (best is not None and best.value is True) or config.mentions(("early_stop", "patience")):
@@ -181,10 +176,10 @@ def hf_unstopped(config: ConfigFile) -> Node | None:
     return epochs or strategy
 
 
-def unstopped(config: ConfigFile) -> Iterator[tuple[Node, str]]:
+def unstopped(config: ConfigFile, many: int) -> Iterator[tuple[Node, str]]:
     """Where a config runs long with validation but nothing stops it (NN301), and why."""
     for trainer in config.trainers:
-        found = lightning_unstopped(trainer)
+        found = lightning_unstopped(trainer, many)
         if found is not None:
             epochs = found.number if found.key == "max_epochs" else None
             limit = (
@@ -197,7 +192,7 @@ def unstopped(config: ConfigFile) -> Iterator[tuple[Node, str]]:
                 f"the Trainer runs {limit} but its callbacks hold no EarlyStopping "
                 "or monitored ModelCheckpoint",
             )
-    found = hf_unstopped(config)
+    found = hf_unstopped(config, many)
     if found is not None:
         epochs = found.number if found.key == "num_train_epochs" else tables.HF_DEFAULT_EPOCHS
         yield (
