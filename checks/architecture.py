@@ -6,6 +6,8 @@ import ast
 from collections.abc import Iterator
 
 from nnlint.facts.graph import Network
+from nnlint.facts.targets import CONTINUOUS, target_kind
+from nnlint.facts.values import argument
 from nnlint.project import Pairing, Project
 from nnlint.rules import Hit, rule
 
@@ -159,12 +161,37 @@ def _mismatch(project: Project, pairing: Pairing) -> Iterator[Hit]:
             "remove the output activation and return raw logits to the classification loss",
         )
         return
+    if (
+        units == 1
+        and loss.kind in {"categorical", "cross_entropy"}
+        and act != "softmax"
+        and not _on_continuous_targets(pairing)
+    ):
+        yield Hit(
+            path,
+            node,
+            "categorical cross-entropy over a single output unit: the class probabilities "
+            "always sum to that one unit, so the loss is constant and nothing is learned",
+            "give the output layer one unit per class, or use binary cross-entropy for a "
+            "two-class problem",
+        )
+        return
     if loss.framework == "torch":
         yield from _torch_mismatch(loss.kind, act, units, (path, node), at_loss)
     else:
         yield from _keras_mismatch(
             loss.kind, bool(loss.from_logits), act, units, (path, node), at_loss
         )
+
+
+def _on_continuous_targets(pairing: Pairing) -> bool:
+    """True when the loss is given continuous targets: a regression task, NN109's finding."""
+    module = pairing.loss_module
+    for site in module.collected.training_calls:
+        if site.node is pairing.loss.node:
+            target = argument(site.node, "target", 1)
+            return target_kind(target, site.scope, module.resolver) == CONTINUOUS
+    return False
 
 
 Place = tuple[str, ast.AST]

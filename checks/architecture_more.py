@@ -419,7 +419,7 @@ def _torch_init(
             }
             acts.discard(None)
         else:
-            relu = network.hidden_activations(frozenset({"relu"}))
+            relu = network.hidden_activations(frozenset({"relu", "leaky"}))
             saturating = network.hidden_activations(frozenset({"tanh", "sigmoid"}))
             acts = set()
             if relu and not saturating:
@@ -433,7 +433,7 @@ def _init_hit(path: str, node: ast.AST, family: str, acts: set[str | None]) -> I
     if len(acts) != 1:
         return
     act = acts.pop()
-    if family == "xavier" and act == "relu":
+    if family == "xavier" and act in {"relu", "leaky"}:
         yield Hit(
             path,
             node,

@@ -134,19 +134,20 @@ PASS_THROUGH_LAYERS = frozenset(
     }
 )
 
-# Activation modules/functions and what they compute.
+# Activation modules/functions and what they compute. "relu": zero (or near zero) for negative
+# inputs; "leaky": ReLU-like but one-to-one, so it keeps negative values (LeakyReLU, PReLU, ELU).
 TORCH_ACTIVATION_MODULES = {
     "Sigmoid": "sigmoid",
     "Tanh": "tanh",
     "Softmax": "softmax",
     "LogSoftmax": "log_softmax",
     "ReLU": "relu",
-    "LeakyReLU": "relu",
-    "PReLU": "relu",
+    "LeakyReLU": "leaky",
+    "PReLU": "leaky",
     "ReLU6": "relu",
-    "ELU": "relu",
-    "SELU": "relu",
-    "CELU": "relu",
+    "ELU": "leaky",
+    "SELU": "leaky",
+    "CELU": "leaky",
     "GELU": "relu",
     "SiLU": "relu",
     "Mish": "relu",
@@ -172,11 +173,11 @@ ACTIVATION_FUNCTIONS = {
     "torch.special.expit": "sigmoid",
     "torch.relu": "relu",
     "torch.nn.functional.relu": "relu",
-    "torch.nn.functional.leaky_relu": "relu",
+    "torch.nn.functional.leaky_relu": "leaky",
     "torch.nn.functional.gelu": "relu",
-    "torch.nn.functional.elu": "relu",
+    "torch.nn.functional.elu": "leaky",
     "torch.nn.functional.silu": "relu",
-    "torch.nn.functional.selu": "relu",
+    "torch.nn.functional.selu": "leaky",
     "torch.nn.functional.mish": "relu",
     "torch.nn.functional.relu6": "relu",
     "torch.nn.functional.hardsigmoid": "sigmoid",
@@ -217,12 +218,12 @@ KERAS_ACTIVATION_STRINGS = {
     "softmax": "softmax",
     "log_softmax": "log_softmax",
     "relu": "relu",
-    "elu": "relu",
-    "selu": "relu",
+    "elu": "leaky",
+    "selu": "leaky",
     "gelu": "relu",
     "swish": "relu",
     "silu": "relu",
-    "leaky_relu": "relu",
+    "leaky_relu": "leaky",
     "relu6": "relu",
     "mish": "relu",
     "softplus": "relu",
@@ -233,9 +234,9 @@ KERAS_ACTIVATION_STRINGS = {
 }
 KERAS_ACTIVATION_LAYERS = {
     "ReLU": "relu",
-    "LeakyReLU": "relu",
-    "PReLU": "relu",
-    "ELU": "relu",
+    "LeakyReLU": "leaky",
+    "PReLU": "leaky",
+    "ELU": "leaky",
     "Softmax": "softmax",
 }
 

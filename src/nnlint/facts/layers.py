@@ -71,7 +71,7 @@ class LayerClassifier:
             ]
             return LayerSpec("sequential", call, children=children, framework=framework or "")
         if framework == "torch":
-            return self._torch_layer(call, name)
+            return self._torch_layer(call, scope, name)
         if framework == "keras":
             return self._keras_layer(call, scope, name)
         ref = self.network_ref(call, scope)
@@ -89,16 +89,21 @@ class LayerClassifier:
             return qualname if "." in qualname else None
         return None
 
-    def _torch_layer(self, call: ast.Call, name: str) -> LayerSpec:
+    def _torch_layer(self, call: ast.Call, scope: Scope, name: str) -> LayerSpec:
         if name in tables.TORCH_WEIGHT_LAYERS:
             position = tables.TORCH_WEIGHT_LAYERS[name]
             units = argument(call, "out_features", position)
             if units is None:
                 units = argument(call, "out_channels", position)
-            return LayerSpec("weight", call, units=_int(units))
+            return LayerSpec("weight", call, units=self._units(units, scope))
         if name in tables.TORCH_ACTIVATION_MODULES:
             return LayerSpec("act", call, act=tables.TORCH_ACTIVATION_MODULES[name])
         return LayerSpec(_kind_by_name(name), call)
+
+    def _units(self, expr: ast.expr | None, scope: Scope) -> int | None:
+        """A layer's width when it is a literal or a constant the resolver can follow."""
+        value = self.resolver.constant(expr, scope)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def _keras_layer(self, call: ast.Call, scope: Scope, name: str) -> LayerSpec:
         if name in tables.KERAS_WEIGHT_LAYERS:
@@ -110,7 +115,9 @@ class LayerClassifier:
             if act_expr is None and name == "Dense" and len(call.args) > 1:
                 act_expr = call.args[1]
             act = self.keras_activation(act_expr, scope) if act_expr is not None else "linear"
-            return LayerSpec("weight", call, act=act, units=_int(units), framework="keras")
+            return LayerSpec(
+                "weight", call, act=act, units=self._units(units, scope), framework="keras"
+            )
         if name == "Activation":
             act_expr = argument(call, "activation", 0)
             act = self.keras_activation(act_expr, scope) if act_expr is not None else None
@@ -230,9 +237,3 @@ def _kind_by_name(name: str) -> str:
     if name in {"Input"}:
         return "input"
     return "unknown"
-
-
-def _int(expr: ast.expr | None) -> int | None:
-    if isinstance(expr, ast.Constant) and isinstance(expr.value, int):
-        return expr.value
-    return None
