@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from nnlint import tables
 from nnlint.facts.layers import LayerClassifier, LayerSpec, layer_name
 from nnlint.facts.scope import ClassInfo, Scope
-from nnlint.facts.values import Resolver
+from nnlint.facts.values import Resolver, argument
 
 # Nodes a value flows through unchanged as far as the next weight layer is concerned.
 _THROUGH = frozenset({"pass", "norm"})
@@ -160,6 +160,8 @@ class GraphBuilder:
         self._memo: dict[int, list[GNode]] = {}
         self._attr_specs: dict[str, LayerSpec] = {}
         self._input: GNode | None = None
+        # a helper method's parameters -> what its caller passed (`self.decode(z)`)
+        self._arguments: dict[tuple[int, str], list[GNode]] = {}
 
     # -- construction -------------------------------------------------------------------
     def add(self, kind: str, node: ast.AST, inputs: list[GNode], **info: object) -> GNode:
@@ -222,7 +224,7 @@ class GraphBuilder:
         if not origins:
             binding = scope.bindings.get(expr.id)
             if binding and binding[0].kind in {"param", "default"}:
-                return [self.input(expr)]
+                return self._arguments.get((id(scope), expr.id)) or [self.input(expr)]
             return []
         nodes: list[GNode] = []
         for origin in origins:
@@ -260,6 +262,9 @@ class GraphBuilder:
             "torch.nn.functional.conv1d",
         }:
             return [self.add("weight", call, inputs)]
+        method = self._helper_method(func)
+        if method is not None:
+            return self._method_result(method, call, scope, depth)
         if isinstance(func, ast.Attribute) and not qualname:
             receiver = self.value(func.value, scope, depth + 1)
             if func.attr in tables.ACTIVATION_METHODS:
@@ -269,6 +274,31 @@ class GraphBuilder:
             if func.attr in tables.SHAPE_METHODS:
                 return [self.add("pass", call, receiver)]
         return [self.add("unknown", call, self._all_args(call, scope, depth))]
+
+    def _helper_method(self, func: ast.expr) -> Scope | None:
+        """The method of this network's class that `self.name(...)` calls, when `name` is
+        a method and not a layer stored on `self`."""
+        attr = _self_attribute(func)
+        if attr is None or self.cls is None or isinstance(func, ast.Subscript):
+            return None
+        if attr in self.cls.attributes or attr in {"forward", "call"}:
+            return None
+        return self.cls.methods.get(attr)
+
+    def _method_result(
+        self, method: Scope, call: ast.Call, scope: Scope, depth: int
+    ) -> list[GNode]:
+        """The values a helper method returns, its parameters bound to the call's arguments
+        (context-insensitive: the first call seen binds them)."""
+        params = [p for p in method.params if p != "self"]
+        for index, name in enumerate(params):
+            key = (id(method), name)
+            if key in self._arguments:
+                continue
+            arg = argument(call, name, index)
+            self._arguments[key] = self.value(arg, scope, depth + 1) if arg is not None else []
+        nodes = [n for ret in method.returns for n in self.value(ret, method, depth + 1)]
+        return nodes or [self.add("unknown", call, self._all_args(call, scope, depth))]
 
     def _all_args(self, call: ast.Call, scope: Scope, depth: int) -> list[GNode]:
         values = [*call.args, *(kw.value for kw in call.keywords)]
@@ -282,7 +312,7 @@ class GraphBuilder:
                 return _keras_merge(func, self.resolver, scope) or spec
             return spec
         attr = _self_attribute(func)
-        if attr is not None and self.cls is not None:
+        if attr is not None and self.cls is not None and self._helper_method(func) is None:
             return self.attr_spec(attr)
         if isinstance(func, ast.Name):
             found = scope.bindings.get(func.id)

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from nnlint import tables
-from nnlint.facts.scope import CallSite, Scope
+from nnlint.facts.names import dotted
+from nnlint.facts.scope import CallSite, ClassInfo, Scope
 from nnlint.facts.values import Resolver, argument, keyword
 
 _MAX_STEPS = 12
@@ -44,7 +45,36 @@ def find_loss_uses(resolver: Resolver, model_key: ModelKey) -> list[LossUse]:
         use = _torch_loss(site, resolver, model_key) or _keras_compile(site, resolver, model_key)
         if use is not None:
             uses.append(use)
-    return uses
+    return uses + list(_owned_criteria(resolver))
+
+
+def _owned_criteria(resolver: Resolver) -> Iterator[LossUse]:
+    """A model class that keeps its own loss (`self.criterion = nn.CrossEntropyLoss()`, the
+    Lightning way) but never calls it in this module: a base class's shared step applies it
+    to the model's output, so the pair is judged as if it were called on `self(x)`."""
+    collected = resolver.collected
+    for name, cls in collected.classes.items():
+        for attr, assigned in cls.attributes.items():
+            value, scope = assigned[0]
+            if len(assigned) != 1 or not isinstance(value, ast.Call):
+                continue
+            kind = tables.TORCH_LOSSES.get(resolver.call_name(value, scope) or "")
+            if kind is not None and not _read(cls, attr):
+                key = f"{collected.module_name}.{name}"
+                yield LossUse(kind, value, key, "torch", named_at=value.func)
+
+
+def _read(cls: ClassInfo, attr: str) -> bool:
+    """Whether the class reads `self.<attr>` anywhere (calls it, passes it on)."""
+    for node in ast.walk(cls.node):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == attr
+            and isinstance(node.ctx, ast.Load)
+            and dotted(node.value) == "self"
+        ):
+            return True
+    return False
 
 
 def torch_loss_kind(site: CallSite, resolver: Resolver) -> str | None:
