@@ -206,6 +206,13 @@ def _torch_mismatch(
             f"{act} output fed to cross-entropy, which applies log-softmax itself",
             "return raw logits from the model and keep softmax for inference",
         )
+    elif kind == "cross_entropy" and act in {"sigmoid", "tanh"}:
+        yield Hit(
+            *at_act,
+            f"{act} output fed to cross-entropy, which expects unbounded logits: squeezed "
+            "into a narrow range they cap how confident any class can become",
+            "return raw logits from the model (cross-entropy applies log-softmax itself)",
+        )
     elif kind == "bce_logits" and act == "sigmoid":
         yield Hit(
             *at_act,
