@@ -6,8 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from nnlint.facts.graph import Network
-from nnlint.facts.targets import CONTINUOUS, target_kind
-from nnlint.facts.values import argument
+from nnlint.facts.targets import CONTINUOUS
 from nnlint.project import Pairing, Project
 from nnlint.rules import Hit, rule
 
@@ -165,7 +164,7 @@ def _mismatch(project: Project, pairing: Pairing) -> Iterator[Hit]:
         units == 1
         and loss.kind in {"categorical", "cross_entropy"}
         and act != "softmax"
-        and not _on_continuous_targets(pairing)
+        and pairing.loss_module.loss_target_kind(loss.node) != CONTINUOUS
     ):
         yield Hit(
             path,
@@ -182,16 +181,6 @@ def _mismatch(project: Project, pairing: Pairing) -> Iterator[Hit]:
         yield from _keras_mismatch(
             loss.kind, bool(loss.from_logits), act, units, (path, node), at_loss
         )
-
-
-def _on_continuous_targets(pairing: Pairing) -> bool:
-    """True when the loss is given continuous targets: a regression task, NN109's finding."""
-    module = pairing.loss_module
-    for site in module.collected.training_calls:
-        if site.node is pairing.loss.node:
-            target = argument(site.node, "target", 1)
-            return target_kind(target, site.scope, module.resolver) == CONTINUOUS
-    return False
 
 
 Place = tuple[str, ast.AST]

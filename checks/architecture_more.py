@@ -707,6 +707,8 @@ def activation_on_regression_output(project: Project) -> Iterator[Hit]:
         prediction = argument(loss.node, "input", 0)  # type: ignore[arg-type]
         if _reconstructs(prediction, target, pairing.loss_module, loss.node):
             continue
+        if pairing.loss_module.loss_target_kind(loss.node) == CLASS_LABELS:
+            continue  # a regression loss on class labels: NN109's finding
         yield from _bounded_output(
             project, pairing.network, pairing.network_module, pairing.loss_module, loss
         )
@@ -804,10 +806,23 @@ def _keras_compiles(module: ModuleFacts) -> Iterator[tuple[ast.Call, str, str]]:
 
 
 def _keras_regression_compiles(module: ModuleFacts) -> Iterator[str]:
-    """Keys of the networks compiled with a regression loss."""
-    for _, key, category in _keras_compiles(module):
-        if category == "regression":
+    """Keys of the networks compiled with a regression loss and no accuracy metric (an
+    accuracy metric says the task is classification: the loss is what is wrong)."""
+    for call, key, category in _keras_compiles(module):
+        if category == "regression" and not _measures_accuracy(call):
             yield key
+
+
+def _measures_accuracy(compile_call: ast.Call) -> bool:
+    """`metrics=["accuracy"]`, `["acc"]`, `[keras.metrics.BinaryAccuracy()]`."""
+    metrics = keyword(compile_call, "metrics")
+    if metrics is None:
+        return False
+    for node in ast.walk(metrics):
+        name = node.value if isinstance(node, ast.Constant) else dotted(node)
+        if isinstance(name, str) and name.rpartition(".")[2].lower().endswith(("acc", "accuracy")):
+            return True
+    return False
 
 
 def _keras_reconstructs(module: ModuleFacts, key: str) -> bool:

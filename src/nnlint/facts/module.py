@@ -13,8 +13,9 @@ from nnlint.facts.loops import LoopFacts
 from nnlint.facts.losses import LossUse, find_loss_uses
 from nnlint.facts.networks import NetworkFinder, model_key, network_classes
 from nnlint.facts.scope import Collector, Scope, is_test_file
+from nnlint.facts.targets import target_kind
 from nnlint.facts.training import EpochLoop, KerasFit, LightningFit, TrainingFacts
-from nnlint.facts.values import Resolver
+from nnlint.facts.values import Resolver, argument
 from nnlint.source import SourceFile
 
 
@@ -70,6 +71,15 @@ class ModuleFacts:
             )
             for o in origins
         )
+
+    def loss_target_kind(self, loss_call: ast.AST) -> str | None:
+        """Whether the targets a loss call of this module receives are class labels or
+        continuous values (see `targets.target_kind`); None when the code does not show."""
+        for site in self.collected.training_calls:
+            if site.node is loss_call:
+                target = argument(site.node, "target", 1)
+                return target_kind(target, site.scope, self.resolver)
+        return None
 
     @cached_property
     def training_loaders(self) -> set[int]:
