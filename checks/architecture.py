@@ -125,7 +125,19 @@ def output_activation_loss_mismatch(project: Project) -> Iterator[Hit]:
         for network in module.networks.values():
             yield from _single_unit_softmax(module.path, network)
     for pairing in project.pairings():
-        yield from _mismatch(project, pairing)
+        for hit in _mismatch(project, pairing):
+            yield project.relocated(hit, *_places(project, pairing))
+
+
+def _places(project: Project, pairing: Pairing) -> list[tuple[str, ast.AST]]:
+    """Where a model-loss finding can be reported: the output activation, then the loss."""
+    output, output_module = project.output_of(
+        pairing.network, pairing.network_module, element=pairing.loss.element
+    )
+    places = [(pairing.loss_module.path, pairing.loss.node)]
+    if output.node is not None:
+        places.insert(0, (output_module.path, output.node))
+    return places
 
 
 def _single_unit_softmax(path: str, network: Network) -> Iterator[Hit]:

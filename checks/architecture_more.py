@@ -709,9 +709,10 @@ def activation_on_regression_output(project: Project) -> Iterator[Hit]:
             continue
         if pairing.loss_module.loss_target_kind(loss.node) == CLASS_LABELS:
             continue  # a regression loss on class labels: NN109's finding
-        yield from _bounded_output(
+        for hit in _bounded_output(
             project, pairing.network, pairing.network_module, pairing.loss_module, loss
-        )
+        ):
+            yield project.relocated(hit, (pairing.loss_module.path, loss.node))
     for module in project.modules:
         for network_key in _keras_regression_compiles(module):
             found = project.network(network_key, module)

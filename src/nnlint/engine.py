@@ -15,7 +15,7 @@ import os
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nnlint.cache import Cache, Entry, digest, file_stat, settings_key
@@ -25,6 +25,7 @@ from nnlint.configs.select import read_for_run, worth_parsing
 from nnlint.discover import absolute, discover, relative_to_root
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
+from nnlint.neighbours import ImportIndex, module_file, search_folders
 from nnlint.noqa import file_exempt, suppressed
 from nnlint.notebook import CellMap, NotebookError
 from nnlint.prefilter import imports_ml_framework
@@ -75,6 +76,7 @@ class FileInput:
     display: str
     text: str | None = None
     cells: CellMap | None = None
+    context: bool = False  # read to understand another file; its findings are not reported
 
 
 @dataclass
@@ -162,6 +164,7 @@ class _Run:
         self.digests: dict[str, str] = {}
         self.failed: set[str] = set()
         self.regrouped = False
+        self.context: set[str] = set()
 
     def run(self, files: list[Path], explicit: set[str]) -> Report:
         if self.cache:
@@ -171,14 +174,20 @@ class _Run:
         self.report.files = len(files) - (len(self.report.unreadable) - unreadable_before)
         for result in self._analyse_alone(pending):
             self._record_alone(result)
+        self._add_neighbours(explicit)
         groups = self._groups()
         found_by_group: dict[str, list[Finding]] = {}
         signatures: dict[str, list[tuple[str, int, int]]] = {}
         for owner, group in groups.items():
-            signatures[owner] = sorted((absolute(self.paths[d]), *self.stats[d]) for d in group)
+            signatures[owner] = sorted(
+                (absolute(self.paths[d]) + ("?" if d in self.context else ""), *self.stats[d])
+                for d in group
+            )  # a context file's findings go elsewhere: its role is part of the key
             found_by_group[owner] = self._group_findings(owner, group, signatures[owner])
         final = _combine(self.alone, groups, found_by_group)
-        self.report.findings = sorted(f for found in final.values() for f in found)
+        self.report.findings = sorted(
+            f for display, found in final.items() if display not in self.context for f in found
+        )
         if self.cache and (self.inputs or self.regrouped or self.cache.stale_racy):
             self._save(found_by_group, signatures)
         return self.report
@@ -195,7 +204,10 @@ class _Run:
         ):
             return entry.final
         self.regrouped = True
-        inputs = [self.inputs.get(d) or FileInput(self.paths[d], d) for d in sorted(group)]
+        inputs = [
+            replace(self.inputs.get(d) or FileInput(self.paths[d], d), context=d in self.context)
+            for d in sorted(group)
+        ]
         results, sources = analyse(inputs, self.settings)
         self.report.sources.update(sources)
         for result in results:
@@ -251,6 +263,44 @@ class _Run:
                 continue
             pending.append(item)
         return pending
+
+    def _add_neighbours(self, explicit: set[str]) -> None:
+        """For files named on the command line, read the project modules they import that
+        this run lacks, and the files that import them, as context (see `neighbours`)."""
+        named = [
+            d for d, r in self.alone.items() if r.analysed and absolute(self.paths[d]) in explicit
+        ]
+        if not named:
+            return
+        index = ImportIndex()
+        known = {absolute(p) for p in self.paths.values()}
+        found: dict[str, Path] = {}
+        for _ in range(2):  # the named files' neighbours, then what those import
+            provided = {k for r in self.alone.values() for k in (r.module, *r.provides)}
+            for display in named:
+                result, path = self.alone[display], self.paths[display]
+                folders = search_folders(path, self.settings.root)
+                for key in result.wanted:
+                    module = key.rpartition(".")[0]
+                    if key in provided or not module or os.sep in key or "/" in key:
+                        continue
+                    target = module_file(module, folders)
+                    if target is not None:
+                        found.setdefault(absolute(target), target)
+                if result.provides and display not in self.context:
+                    for importer in index.importers(path, result.module, folders):
+                        found.setdefault(absolute(importer), importer)
+            new = [path for key, path in found.items() if key not in known]
+            if not new:
+                return
+            known.update(found)
+            before = set(self.alone)
+            pending = self._reuse_or_read(new, {absolute(p) for p in new})
+            for result in self._analyse_alone(pending):
+                self._record_alone(result)
+            added = [d for d in self.alone if d not in before]
+            self.context.update(added)
+            named = added
 
     def _analyse_alone(self, pending: list[FileInput]) -> Iterator[FileResult]:
         """Each file analysed on its own, in worker processes when there are many."""
@@ -424,7 +474,13 @@ def analyse(
             modules.append(extract(source, results[source.display].module))
         except RecursionError:
             results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
-    project = Project(modules, [s for s in sources if s.problem is not None], configs, settings)
+    project = Project(
+        modules,
+        [s for s in sources if s.problem is not None],
+        configs,
+        settings,
+        context={item.display for item in items if item.context},
+    )
     by_path = {s.display: s for s in sources}
     for rule in enabled_rules(settings):
         try:

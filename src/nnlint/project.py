@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from nnlint.facts import ModuleFacts
 from nnlint.facts.graph import Network, Output
 from nnlint.facts.losses import LossUse
 from nnlint.facts.training import KerasFit
+from nnlint.rules import Hit
 from nnlint.source import SourceFile
 
 
@@ -44,9 +46,11 @@ class Project:
         broken: list[SourceFile] | None = None,
         configs: list[ConfigFile] | None = None,
         settings: Settings | None = None,
+        context: set[str] | None = None,
     ) -> None:
         self.modules = modules
         self.settings = settings or Settings()
+        self.context = context or set()  # files read for context: findings there are dropped
         self.broken = broken or []
         self.configs = configs or []
         self._configs = {c.key: c for c in self.configs}
@@ -80,6 +84,18 @@ class Project:
         ):
             return None
         return ranked[0].networks[key], ranked[0]
+
+    def relocated(self, hit: Hit, *places: tuple[str, ast.AST]) -> Hit:
+        """`hit`, moved to the first of `places` in a file this run reports on when its own
+        file was only read for context (`nnlint train.py` with the softmax in `models.py`:
+        report at the loss in train.py and name the softmax's place)."""
+        if hit.path not in self.context:
+            return hit
+        for path, node in places:
+            if path not in self.context:
+                where = f"{hit.path}:{hit.position[0]}"
+                return Hit(path, node, f"{hit.message} (at {where})", hit.help)
+        return hit
 
     def config_file(self, path: Path, origin: ModuleFacts) -> ConfigFile | None:
         """The config at `path` when it is a file of this run; asking for it records it in
