@@ -150,6 +150,41 @@ def test_notebook_findings_name_the_cell(tmp_path: Path) -> None:
     assert result.stdout.startswith("train.ipynb:cell 3:3:5: NN101 "), result.stdout
 
 
+def test_notebook_shell_escape_as_a_block_body_still_parses(tmp_path: Path) -> None:
+    setup = (
+        "import importlib.util\nimport torch.nn as nn\n"
+        "if importlib.util.find_spec('torch') is None:\n    !pip install torch\n"
+    )
+    notebook = _notebook([("code", setup), ("code", BAD.split("\n", 2)[2])])
+    write(tmp_path, {"train.ipynb": notebook})
+    result = run(tmp_path, "train.ipynb")
+    assert result.stdout.startswith("train.ipynb:cell 2:3:5: NN101 "), result.stdout
+
+
+def test_notebook_state_flows_across_cells(tmp_path: Path) -> None:
+    cells = [
+        ("code", "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"),
+        (
+            "code",
+            "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.Softmax(1))\n",
+        ),
+        ("markdown", "## Training"),
+        (
+            "code",
+            "criterion = nn.CrossEntropyLoss()\n"
+            "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+        ),
+        (
+            "code",
+            "x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))\nfor step in range(100):\n"
+            "    opt.zero_grad()\n    criterion(model(x), y).backward()\n    opt.step()\n",
+        ),
+    ]
+    write(tmp_path, {"train.ipynb": _notebook(cells)})
+    result = run(tmp_path, "--select", "NN102", "train.ipynb")
+    assert result.stdout.startswith("train.ipynb:cell 2:1:"), result.stdout
+
+
 def test_a_broken_notebook_is_nn000(tmp_path: Path) -> None:
     write(tmp_path, {"broken.ipynb": "{}"})
     assert codes(run(tmp_path, "broken.ipynb").stdout) == [("broken.ipynb", "NN000")]

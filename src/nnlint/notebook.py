@@ -37,11 +37,17 @@ def _is_magic(line: str) -> bool:
     return stripped.startswith(("%", "!")) or (stripped.endswith("?") and "#" not in stripped)
 
 
+def _as_python(magic: str) -> str:
+    """A magic line as a no-op at its indentation, so a block whose body is `!pip install`
+    stays a block."""
+    return magic[: len(magic) - len(magic.lstrip())] + "pass"
+
+
 def notebook_source(data: str) -> tuple[str, CellMap]:
     """The Python text of a notebook's code cells and where each cell starts in it.
 
-    Magic and shell lines become blank lines so line numbers stay those of the cell; a cell
-    magic (`%%bash`) blanks its whole cell.
+    Magic and shell lines become `pass` so line numbers stay those of the cell; a cell magic
+    (`%%bash`) blanks its whole cell.
     """
     try:
         document = json.loads(data)
@@ -60,5 +66,7 @@ def notebook_source(data: str) -> tuple[str, CellMap]:
         cell_lines = text.splitlines() or [""]
         whole_cell_magic = cell_lines[0].lstrip().startswith("%%")
         starts.append((len(lines) + 1, number))
-        lines.extend("" if whole_cell_magic or _is_magic(x) else x for x in cell_lines)
+        lines.extend(
+            "" if whole_cell_magic else _as_python(x) if _is_magic(x) else x for x in cell_lines
+        )
     return "\n".join(lines) + "\n", CellMap(tuple(starts))
