@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -187,29 +187,52 @@ class TrainingFacts:
         self.training_functions = self._training_functions()
 
     # -- PyTorch loops ------------------------------------------------------------------
-    def _training_functions(self) -> set[str]:
-        """Module functions that call `.backward()`, directly or through each other."""
-        trains: set[str] = set()
-        functions = self.resolver.collected.functions
+    def callee(self, site: CallSite) -> Scope | None:
+        """The function or method of this module a call runs: `train(...)` (a module
+        function) or `self.validate()` (a method of the caller's class)."""
+        func = site.node.func
+        if isinstance(func, ast.Name):
+            return self.resolver.collected.functions.get(func.id)
+        if isinstance(func, ast.Attribute) and dotted(func.value) == "self":
+            cls = self.resolver.enclosing_class(site.scope)
+            return cls.methods.get(func.attr) if cls is not None else None
+        return None
+
+    def _training_functions(self) -> set[int]:
+        """`id`s of the functions and methods that call `.backward()`, directly or through
+        each other (`self.train_epoch()` from `fit`)."""
+        trains: set[int] = set()
+        functions = [s for s in self.resolver.collected.scopes if s.parent is not None]
         changed = True
         while changed:
             changed = False
-            for name, scope in functions.items():
-                if name not in trains and any(
+            for scope in functions:
+                if id(scope) not in trains and any(
                     self.is_training_call(s, trains) for s in scope.calls
                 ):
-                    trains.add(name)
+                    trains.add(id(scope))
                     changed = True
         return trains
 
-    @staticmethod
-    def is_training_call(site: CallSite, trains: set[str]) -> bool:
+    def is_training_call(self, site: CallSite, trains: set[int]) -> bool:
         func = site.node.func
-        if isinstance(func, ast.Attribute) and func.attr == "backward":
+        if isinstance(func, ast.Attribute) and func.attr in {"backward", "manual_backward"}:
             return True
-        if isinstance(func, ast.Attribute) and func.attr == "manual_backward":
-            return True
-        return isinstance(func, ast.Name) and func.id in trains
+        callee = self.callee(site)
+        return callee is not None and id(callee) in trains
+
+    def _called(self, scope: Scope, depth: int = 0) -> Iterator[Scope]:
+        """The functions and methods `scope` calls, transitively (each once)."""
+        seen = {id(scope)}
+        stack = [scope]
+        while stack and len(seen) < 64:
+            current = stack.pop()
+            for site in current.calls:
+                callee = self.callee(site)
+                if callee is not None and id(callee) not in seen:
+                    seen.add(id(callee))
+                    stack.append(callee)
+                    yield callee
 
     def epoch_loops(self) -> list[EpochLoop]:
         """The outermost training loop of each scope."""
@@ -241,7 +264,19 @@ class TrainingFacts:
             elif isinstance(node, ast.Call):
                 facts.selection_names |= self._selection_call(node)
                 facts.optimizers |= _optimizer_stepped(node)
-        facts.selects_model = self._selects(loop.body) or bool(facts.selection_names)
+        called = [
+            callee
+            for site in scope.calls
+            if loop in site.loops and (target := self.callee(site)) is not None
+            for callee in (target, *self._called(target))
+        ]
+        for callee in called:  # what `self.validate()` or `evaluate(...)` reads and keeps
+            facts.roles_used |= self._roles(callee)
+        facts.selects_model = (
+            self._selects(loop.body)
+            or bool(facts.selection_names)
+            or any(self._selects(c.node.body, breaks=False) for c in called)  # type: ignore[attr-defined]
+        )
         for stmt in chain.from_iterable(loop_blocks(loop.body)):
             if isinstance(stmt, ast.If):
                 facts.selection_names |= _names_in(stmt.test)
@@ -255,6 +290,20 @@ class TrainingFacts:
                 facts.test_evaluations.append(site)
         facts.test_loops = self._test_loops(loop, scope)
         return facts
+
+    def _roles(self, scope: Scope) -> set[str]:
+        """The data roles (train/val/test) a function's body reads."""
+        roles = set()
+        for node in ast.walk(scope.node):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                role = self.data.role(node, scope)
+            elif isinstance(node, ast.Attribute):
+                role = name_role(node.attr)
+            else:
+                continue
+            if role:
+                roles.add(role)
+        return roles
 
     def _test_loops(self, loop: Loop, scope: Scope) -> list[tuple[ast.For, set[str]]]:
         """Inner `for` loops over test data in the epoch loop, with the names they compute
@@ -288,10 +337,11 @@ class TrainingFacts:
             return {n.id for a in call.args for n in ast.walk(a) if isinstance(n, ast.Name)}
         return set()
 
-    def _selects(self, body: list[ast.stmt]) -> bool:
-        """A `break`, or an `if` that keeps the best model, at this loop's level."""
+    def _selects(self, body: list[ast.stmt], breaks: bool = True) -> bool:
+        """A `break`, or an `if` that keeps the best model, at this loop's (or function's)
+        level."""
         for stmt in chain.from_iterable(loop_blocks(body)):
-            if isinstance(stmt, ast.Break):
+            if isinstance(stmt, ast.Break) and breaks:
                 return True
             if isinstance(stmt, ast.If):
                 names = _names_in(stmt.test)
