@@ -10,6 +10,7 @@ from nnlint.checks import config
 from nnlint import tables
 from nnlint.facts import ModuleFacts
 from nnlint.facts.data import name_role
+from nnlint.facts.names import dotted
 from nnlint.facts.training import LightningFit, callbacks_of
 from nnlint.facts.values import keyword
 from nnlint.project import Project
@@ -88,7 +89,7 @@ def no_early_stopping(project: Project) -> Iterator[Hit]:
             if (
                 not loop.adversarial
                 and (loop.epochs or 0) >= many
-                and loop.roles_used & {"val", "test"}
+                and "val" in loop.roles_used
                 and not loop.selects_model
             ):
                 yield Hit(
@@ -134,11 +135,19 @@ def _lightning_no_early_stopping(
     if not validates or trainer is None or "configure_callbacks" in methods:
         return
     scope = fit.site.scope
-    max_epochs = module.resolver.constant(keyword(trainer, "max_epochs"), scope)
+    resolver = module.resolver
+    max_epochs = resolver.constant(keyword(trainer, "max_epochs"), scope)
     if keyword(trainer, "max_epochs") is None:
         if keyword(trainer, "max_steps") is not None or keyword(trainer, "max_time") is not None:
             return
         max_epochs = tables.LIGHTNING_DEFAULT_MAX_EPOCHS
+        if (dotted(trainer.func) or "").endswith(
+            "from_argparse_args"
+        ):  # the command line's default
+            if {"max_steps", "max_time"} & set(resolver.argparse_defaults):
+                return
+            default = resolver.argparse_defaults.get("max_epochs")
+            max_epochs = resolver.constant(default, scope) if default is not None else max_epochs
     if not isinstance(max_epochs, int) or max_epochs < project.settings.early_stopping_epochs:
         return
     callbacks = callbacks_of(keyword(trainer, "callbacks"), scope, module.resolver)

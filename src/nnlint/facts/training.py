@@ -15,6 +15,8 @@ from nnlint.facts.scope import CallSite, Loop, Scope
 from nnlint.facts.values import Resolver, argument, has_star_args, keyword
 
 LIGHTNING_TRAINER = "lightning.pytorch.Trainer"
+# PL 1.x built a Trainer from the command line: `Trainer.from_argparse_args(args)`
+LIGHTNING_TRAINERS = frozenset({LIGHTNING_TRAINER, f"{LIGHTNING_TRAINER}.from_argparse_args"})
 HF_TRAINERS = frozenset({"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTrainer"})
 HF_ARGS = frozenset(
     {"transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments", "trl.SFTConfig"}
@@ -294,10 +296,12 @@ class TrainingFacts:
     def _roles(self, scope: Scope) -> set[str]:
         """The data roles (train/val/test) a function's body reads."""
         roles = set()
-        for node in ast.walk(scope.node):
+        nodes = list(ast.walk(scope.node))
+        methods = {id(n.func) for n in nodes if isinstance(n, ast.Call)}  # `model.eval()`
+        for node in nodes:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 role = self.data.role(node, scope)
-            elif isinstance(node, ast.Attribute):
+            elif isinstance(node, ast.Attribute) and id(node) not in methods:
                 role = name_role(node.attr)
             else:
                 continue
@@ -398,7 +402,7 @@ class TrainingFacts:
                 o.expr
                 for o in self.resolver.origins(func.value, site.scope)
                 if isinstance(o.expr, ast.Call)
-                and self.resolver.call_name(o.expr, o.scope) == LIGHTNING_TRAINER
+                and self.resolver.call_name(o.expr, o.scope) in LIGHTNING_TRAINERS
             ]
             if not trainers:
                 continue

@@ -10,6 +10,7 @@ from nnlint.facts.names import canonical, dotted
 from nnlint.facts.scope import Binding, CallSite, ClassInfo, Collector, Scope
 
 _MAX_DEPTH = 12
+_CASTS = {"int": int, "float": float}
 
 # Calls that hand back (a wrapper of) their receiver or first argument unchanged in kind.
 _SAME_VALUE_METHODS = frozenset(
@@ -218,6 +219,27 @@ class Resolver:
                 return -value.operand.value
             if value is not expr and isinstance(value, ast.Attribute):
                 return self.constant(value, origin.scope)
+            found = (
+                self._call_constant(value, origin.scope) if isinstance(value, ast.Call) else None
+            )
+            if found is not None:
+                return found
+        return None
+
+    def _call_constant(self, call: ast.Call, scope: Scope) -> object:
+        """`int(x)`/`float(x)` of a known value, and the default of `options.get(key,
+        default)`, the value when the key is not set (as for argparse defaults)."""
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in _CASTS and len(call.args) == 1:
+            if self._binding(func.id, scope, position(call)) is not None:
+                return None  # a local `int` or `float`
+            value = self.constant(call.args[0], scope)
+            try:
+                return _CASTS[func.id](value) if isinstance(value, int | float | str) else None
+            except ValueError:
+                return None
+        if isinstance(func, ast.Attribute) and func.attr == "get" and len(call.args) == 2:
+            return self.constant(call.args[1], scope)
         return None
 
     def _argparse_defaults(self) -> dict[str, ast.expr]:
