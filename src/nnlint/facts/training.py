@@ -259,7 +259,7 @@ class TrainingFacts:
                 role = (
                     self.data.role(node, scope)
                     if isinstance(node, ast.Name)
-                    else name_role(node.attr)
+                    else _attribute_role(node)
                 )
                 if role:
                     facts.roles_used.add(role)
@@ -302,7 +302,7 @@ class TrainingFacts:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 role = self.data.role(node, scope)
             elif isinstance(node, ast.Attribute) and id(node) not in methods:
-                role = name_role(node.attr)
+                role = _attribute_role(node)
             else:
                 continue
             if role:
@@ -450,6 +450,14 @@ class TrainingFacts:
             ):
                 return origin.expr, origin.scope
         return None
+
+
+def _attribute_role(node: ast.Attribute) -> str | None:
+    """The split an attribute names (`self.val_loader`, `args.test_dir`); a bare `.val` is
+    a meter's current value (`losses.val`) unless it is kept on `self`."""
+    if node.attr == "val" and dotted(node.value) != "self":
+        return None
+    return name_role(node.attr)
 
 
 def _optimizer_stepped(call: ast.Call) -> set[str]:
