@@ -13,12 +13,14 @@ from nnlint.checks.loop_shared import (
     in_lightning_module,
     loop_facts,
     model_label,
+    runs_a_model,
 )
 
 from nnlint.facts import ModuleFacts
 from nnlint.facts.loops import BATCHNORM_LAYERS, DROPOUT_LAYERS, LoopFacts
 from nnlint.facts.names import dotted, name_tokens
 from nnlint.facts.scope import CallSite, Scope
+from nnlint.facts.values import keyword
 from nnlint.project import Project
 from nnlint.rules import Hit, rule
 
@@ -280,8 +282,8 @@ def evaluation_without_no_grad(project: Project) -> Iterator[Hit]:
                 inside = [s for s in scope.calls if loop in s.loops]
                 if any(loops.is_backward(s) for s in inside):
                     continue
-                forwards = [s for s in inside if forward_network(project, module, s) is not None]
-                if not forwards or any(loops.grad_free(s.node, scope) for s in forwards):
+                forwards = [s for s in inside if runs_a_model(project, module, s)]
+                if not forwards or any(_no_grad(module, loops, s) for s in forwards):
                     continue
                 if _wants_gradients(scope) or _freezes_parameters(module):
                     continue
@@ -291,10 +293,79 @@ def evaluation_without_no_grad(project: Project) -> Iterator[Hit]:
                     f"this loop over `{dotted(source) or 'evaluation data'}` runs the model "
                     "with autograd on, keeping every activation for a backward pass that "
                     "never comes",
-                    "wrap the evaluation in `with torch.no_grad():` (or "
-                    "`torch.inference_mode()`), or decorate the function with "
-                    "`@torch.no_grad()`",
+                    _NO_GRAD_HELP,
                 )
+        yield from _evaluation_forwards_with_grad(project, module, loops)
+
+
+_NO_GRAD_HELP = (
+    "wrap the evaluation in `with torch.no_grad():` (or `torch.inference_mode()`), or "
+    "decorate the function with `@torch.no_grad()`"
+)
+
+
+def _evaluation_forwards_with_grad(
+    project: Project, module: ModuleFacts, loops: LoopFacts
+) -> Iterator[Hit]:
+    """A forward pass on validation/test tensors outside any evaluation loop (`pred =
+    net(test_x)` every few steps of a training loop), in a block that never calls
+    `backward()`, with autograd on."""
+    role = module.data.role
+    for scope in module.collected.scopes:
+        if scope.in_test or in_lightning_module(module, scope) or _wants_gradients(scope):
+            continue
+        for site in scope.calls:
+            if not any(role(a, scope) in _EVAL_ROLES for a in site.node.args):
+                continue
+            if any(
+                role(source, scope) in _EVAL_ROLES
+                for loop in site.loops
+                if (source := loops.loop_source(loop)) is not None
+            ):
+                continue  # the loop form above
+            if not runs_a_model(project, module, site) or _no_grad(module, loops, site):
+                continue
+            block = _enclosing_block(loops, site)
+            if any(loops.is_backward(s) and _inside(loops, s, block, scope) for s in scope.calls):
+                continue
+            if _freezes_parameters(module):
+                return
+            yield Hit(
+                module.path,
+                site.node,
+                f"`{model_label(site.node.func)}` runs on evaluation data with autograd on, "
+                "keeping its activations for a backward pass that never comes",
+                _NO_GRAD_HELP,
+            )
+
+
+def _no_grad(module: ModuleFacts, loops: LoopFacts, site: CallSite) -> bool:
+    """The forward pass runs with autograd off: under `no_grad` and the like, or (PyTorch
+    0.3) on an input built as `Variable(x, volatile=True)`."""
+    if loops.grad_free(site.node, site.scope):
+        return True
+    for arg in site.node.args:
+        for origin in module.resolver.origins(arg, site.scope):
+            call = origin.expr
+            if (
+                isinstance(call, ast.Call)
+                and module.resolver.call_name(call, origin.scope) == "torch.autograd.Variable"
+                and module.resolver.constant(keyword(call, "volatile"), origin.scope) is True
+            ):
+                return True
+    return False
+
+
+def _enclosing_block(loops: LoopFacts, site: CallSite) -> ast.AST:
+    """The innermost `if`, loop, `with` or function around a call."""
+    for parent in loops.ancestors(site.node, site.scope):
+        if isinstance(parent, ast.If | ast.For | ast.While | ast.With | ast.AsyncFor):
+            return parent
+    return site.scope.node
+
+
+def _inside(loops: LoopFacts, site: CallSite, block: ast.AST, scope: Scope) -> bool:
+    return block is scope.node or any(p is block for p in loops.ancestors(site.node, scope))
 
 
 def _wants_gradients(scope: Scope) -> bool:

@@ -33,6 +33,21 @@ def forward_network(
     return project.network(key, module) if key else None
 
 
+def runs_a_model(project: Project, module: ModuleFacts, site: CallSite) -> bool:
+    """The call runs a model forward: a network defined in the linted files, or an object
+    this module treats as one (its `.parameters()`, `.eval()` or `.state_dict()` are used)
+    whose class is not visible (`net = UNet(...)` imported from elsewhere)."""
+    if forward_network(project, module, site) is not None:
+        return True
+    func = site.node.func
+    if isinstance(func, ast.Name) and func.id == "self":
+        return False
+    if not isinstance(func, ast.Name | ast.Attribute):
+        return False
+    key = module.model_key(func, site.scope)
+    return key is not None and key in module.model_receivers
+
+
 def builds_layers(
     project: Project, network: Network, module: ModuleFacts, names: frozenset[str], depth: int = 0
 ) -> bool:

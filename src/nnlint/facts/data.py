@@ -170,7 +170,18 @@ class DataFacts:
         if by_origin == "test":
             return "test"
         by_name = self._name_role(expr)
+        if by_name is None and by_origin is None and isinstance(expr, ast.Name):
+            return self._argument_role(expr, scope, depth)
         return by_name or by_origin
+
+    def _argument_role(self, expr: ast.Name, scope: Scope, depth: int) -> str | None:
+        """A parameter's split, when every caller passes the same one (`validate(val_loader)`
+        for `def validate(loader)`)."""
+        if depth > _MAX_DEPTH:
+            return None
+        passed = self.resolver.arguments(expr, scope)
+        roles = {self.role(arg, caller, depth + 1) for arg, caller in passed}
+        return roles.pop() if len(roles) == 1 else None
 
     def _name_role(self, expr: ast.expr) -> str | None:
         if isinstance(expr, ast.Name):

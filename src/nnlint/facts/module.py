@@ -18,6 +18,11 @@ from nnlint.facts.training import EpochLoop, KerasFit, LightningFit, TrainingFac
 from nnlint.facts.values import Resolver, argument
 from nnlint.source import SourceFile
 
+# Methods that show their receiver is a model (`net.eval()`, `Adam(net.parameters())`).
+_MODEL_METHODS = frozenset(
+    {"parameters", "named_parameters", "eval", "train", "state_dict", "load_state_dict"}
+)
+
 
 @dataclass(eq=False)
 class ModuleFacts:
@@ -80,6 +85,19 @@ class ModuleFacts:
                 target = argument(site.node, "target", 1)
                 return target_kind(target, site.scope, self.resolver)
         return None
+
+    @cached_property
+    def model_receivers(self) -> set[str]:
+        """Model keys of the objects this module treats as models: it calls their
+        `.parameters()`, `.eval()`, `.train()` or `.state_dict()`."""
+        found = set()
+        for site in self.collected.calls:
+            func = site.node.func
+            if isinstance(func, ast.Attribute) and func.attr in _MODEL_METHODS:
+                key = self.model_key(func.value, site.scope)
+                if key is not None:
+                    found.add(key)
+        return found
 
     @cached_property
     def training_loaders(self) -> set[int]:

@@ -252,10 +252,12 @@ class TrainingFacts:
 
     def _describe(self, loop: Loop, scope: Scope) -> EpochLoop:
         facts = EpochLoop(loop, scope, epoch_count(loop, scope, self.resolver))
-        for node in ast.walk(loop):
+        nodes = list(ast.walk(loop))
+        methods = {id(n.func) for n in nodes if isinstance(n, ast.Call)}  # `model.eval()`
+        for node in nodes:
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
                 continue  # a target takes its role from what is assigned, seen where it is used
-            if isinstance(node, ast.Name | ast.Attribute):
+            if isinstance(node, ast.Name | ast.Attribute) and id(node) not in methods:
                 role = (
                     self.data.role(node, scope)
                     if isinstance(node, ast.Name)

@@ -180,6 +180,28 @@ class Resolver:
             if not found_any and binding.kind == "default" and binding.value is not None:
                 yield from self._origins(binding.value, owner, index, depth + 1)
 
+    def arguments(self, expr: ast.Name, scope: Scope) -> list[tuple[ast.expr, Scope]]:
+        """When `expr` is a parameter, the expressions its callers in this module pass for
+        it (`validate(val_loader)` for `loader`), each with the caller's scope."""
+        found = self._binding(expr.id, scope, position(expr))
+        if found is None or found[0].kind not in {"param", "default"}:
+            return []
+        owner = found[1]
+        if not isinstance(owner.node, ast.FunctionDef):
+            return []
+        index = owner.params.index(expr.id) if expr.id in owner.params else -1
+        callee = owner.node.name
+        if owner.class_name is not None:
+            if callee != "__init__":
+                return []
+            callee, index = owner.class_name, index - 1
+        passed = []
+        for site in self._callers.get(callee, []):
+            arg = argument(site.node, expr.id, index)
+            if arg is not None:
+                passed.append((arg, site.scope))
+        return passed
+
     def _param_origins(
         self, name: str, scope: Scope, index: int | None, depth: int
     ) -> Iterator[Origin]:
