@@ -138,10 +138,11 @@ def _evaluates(module: ModuleFacts, loops: LoopFacts, site: CallSite) -> bool:
 
 def _trains_here(loops: LoopFacts, site: CallSite) -> bool:
     """The forward pass shares its innermost loop (or its loop-free function) with a
-    `backward()` call."""
+    `backward()` call; a backward in a loop nested below it (the batch loop inside an epoch
+    loop that validates) is another step."""
     inner = site.loops[-1] if site.loops else None
     return any(
-        loops.is_backward(s) and (inner in s.loops if inner else not s.loops)
+        loops.is_backward(s) and (s.loops[-1] is inner if s.loops else inner is None)
         for s in site.scope.calls
     )
 

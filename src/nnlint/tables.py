@@ -437,7 +437,7 @@ FITTED_PREPROCESSORS = frozenset(
     }
 )
 # Calls that iterate the data they are given, with extras (a progress bar, an index).
-LOADER_WRAPPERS = frozenset({"tqdm", "enumerate", "iter", "track", "trange"})
+LOADER_WRAPPERS = frozenset({"tqdm", "enumerate", "iter", "next", "track", "trange"})
 KERAS_TRAIN_METHODS = frozenset({"fit", "fit_generator"})  # Keras 2 trains generators apart
 FIT_METHODS = frozenset({"fit", "fit_transform", "fit_on_texts", "adapt", "partial_fit"})
 SPLIT_FUNCTIONS = frozenset(

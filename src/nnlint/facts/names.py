@@ -87,7 +87,8 @@ def name_tokens(name: str) -> list[str]:
 
 
 def iterated(expr: ast.expr) -> ast.expr:
-    """The data `expr` iterates, through `tqdm(...)`, `enumerate(...)`, `iter(...)`."""
+    """The data `expr` iterates (or, through `next(iter(...))`, takes a batch of), through
+    `tqdm(...)`, `enumerate(...)`, `iter(...)`."""
     while isinstance(expr, ast.Call) and expr.args:
         if (dotted(expr.func) or "").rpartition(".")[2] not in tables.LOADER_WRAPPERS:
             break
