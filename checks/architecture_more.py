@@ -13,7 +13,7 @@ from nnlint.facts.layers import layer_name
 from nnlint.facts.losses import torch_loss_kind
 from nnlint.facts.names import dotted, name_tokens
 from nnlint.facts.networks import call_key
-from nnlint.facts.targets import CLASS_LABELS, CONTINUOUS, target_kind
+from nnlint.facts.targets import CLASS_LABELS, CONTINUOUS, one_hot, target_kind
 from nnlint.facts.values import argument, keyword
 from nnlint.project import Project
 from nnlint.rules import Hit, rule
@@ -889,11 +889,24 @@ def loss_target_mismatch(project: Project) -> Iterator[Hit]:
             category = "regression" if kind == "regression" else "classification"
             yield from _target_hit(module, site.node, category, target, site.scope)
         compiles = {key: category for _, key, category in _keras_compiles(module)}
+        binary = {
+            u.model for u in module.loss_uses if u.framework == "keras" and u.kind == "binary"
+        }
         for fit in module.keras_fits:
             key = module.model_key(fit.model, fit.site.scope)
             if key not in compiles:
                 continue
             y = argument(fit.site.node, "y", 1)
+            if key in binary and one_hot(y, fit.site.scope, module.resolver):
+                yield Hit(
+                    module.path,
+                    fit.site.node,
+                    "binary cross-entropy on one-hot targets: each sample has exactly one "
+                    "class, a single-label multi-class task",
+                    "end the model with softmax and use categorical_crossentropy (or "
+                    "sparse_categorical_crossentropy on the class indices)",
+                )
+                continue
             yield from _target_hit(module, fit.site.node, compiles[key], y, fit.site.scope)
 
 

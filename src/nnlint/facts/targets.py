@@ -18,12 +18,25 @@ CLASS_LABELS = "class labels"
 CONTINUOUS = "continuous values"
 _MAX_DEPTH = 12
 _SPLITTERS = frozenset({"sklearn.model_selection.train_test_split"})
+_ONE_HOT = "one-hot rows"
+_ONE_HOT_ENCODERS = frozenset(
+    {"keras.utils.to_categorical", "keras.utils.np_utils.to_categorical", "pandas.get_dummies"}
+)
 
 
-def target_kind(
-    expr: ast.expr | None, scope: Scope, resolver: Resolver, depth: int = 0
-) -> str | None:
+def target_kind(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> str | None:
     """CLASS_LABELS, CONTINUOUS, or None when the code does not show which."""
+    kind = _kind(expr, scope, resolver)
+    return CLASS_LABELS if kind == _ONE_HOT else kind
+
+
+def one_hot(expr: ast.expr | None, scope: Scope, resolver: Resolver) -> bool:
+    """True when the targets are one-hot rows (`to_categorical`, `OneHotEncoder`,
+    `get_dummies`): exactly one class per sample, a single-label task."""
+    return _kind(expr, scope, resolver) == _ONE_HOT
+
+
+def _kind(expr: ast.expr | None, scope: Scope, resolver: Resolver, depth: int = 0) -> str | None:
     if expr is None or depth > _MAX_DEPTH:
         return None
     kinds = set()
@@ -42,18 +55,20 @@ def _origin_kind(
     value: ast.expr, scope: Scope, index: int | None, resolver: Resolver, depth: int
 ) -> str | None:
     if isinstance(value, ast.Subscript):
-        return target_kind(value.value, scope, resolver, depth + 1)
+        return _kind(value.value, scope, resolver, depth + 1)
     if isinstance(value, ast.Attribute):
         if value.attr in {"target", "values"}:
             base = value.value
             if value.attr == "target":
                 return _loader_kind(base, scope, resolver, 1)
-            return target_kind(base, scope, resolver, depth + 1)
+            return _kind(base, scope, resolver, depth + 1)
         return None
     if not isinstance(value, ast.Call):
         return None
     qualname = resolver.call_name(value, scope) or ""
     func = value.func
+    if qualname in _ONE_HOT_ENCODERS or _encoder_call(value, scope, resolver):
+        return _ONE_HOT
     if qualname in tables.INTEGER_TENSORS:
         return CLASS_LABELS
     if _integer_dtype(value, scope, resolver):
@@ -65,18 +80,30 @@ def _origin_kind(
     if qualname in _SPLITTERS and index is not None:
         position = index // 2
         if position < len(value.args) and not isinstance(value.args[position], ast.Starred):
-            return target_kind(value.args[position], scope, resolver, depth + 1)
+            return _kind(value.args[position], scope, resolver, depth + 1)
         return None
     if qualname in tables.TARGET_PRESERVING and value.args:
-        return target_kind(value.args[0], scope, resolver, depth + 1)
+        return _kind(value.args[0], scope, resolver, depth + 1)
     if isinstance(func, ast.Attribute) and not qualname:
         if func.attr in tables.INTEGER_CAST_METHODS and not value.args:
             return CLASS_LABELS
         if func.attr in {"type", "to", "astype"} and value.args and _is_integer_type(value.args[0]):
             return CLASS_LABELS
         if func.attr in tables.TARGET_PRESERVING_METHODS:
-            return target_kind(func.value, scope, resolver, depth + 1)
+            return _kind(func.value, scope, resolver, depth + 1)
     return None
+
+
+def _encoder_call(call: ast.Call, scope: Scope, resolver: Resolver) -> bool:
+    """`OneHotEncoder(...).fit_transform(y)` (or `.transform`), through a name."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr in {"fit_transform", "transform"}):
+        return False
+    return any(
+        isinstance(o.expr, ast.Call)
+        and resolver.call_name(o.expr, o.scope) == "sklearn.preprocessing.OneHotEncoder"
+        for o in resolver.origins(func.value, scope)
+    )
 
 
 def _loader_kind(expr: ast.expr, scope: Scope, resolver: Resolver, index: int) -> str | None:
