@@ -24,7 +24,9 @@ def learning_rate_out_of_range(project: Project) -> Iterator[Hit]:
     Hugging Face `TrainingArguments(learning_rate=...)`) from a literal, a constant or an
     argparse default, and reports it when it is outside the sane range for that optimizer:
     Adam-family and RMSprop 1e-6..3e-2, SGD 1e-5..5 (large-batch SGD scales up to a few
-    units), Adagrad 1e-5..0.5, Adadelta 1e-3..10 (a table in `nnlint.tables.LR_RANGES`).
+    units), Adagrad 1e-5..0.5, Adadelta 1e-2..10 (a table in `nnlint.tables.LR_RANGES`). A tf.keras
+    optimizer created without a rate has tf.keras's default, which for Adadelta (1e-3) is
+    far below the paper's 1.0.
     The bounds are loose on purpose: small networks and RL agents train well with Adam at
     1e-2..3e-2.
 
@@ -66,10 +68,13 @@ def learning_rate_out_of_range(project: Project) -> Iterator[Hit]:
             if low <= value <= high:
                 continue
             direction = "high" if value > high else "low"
+            implicit = (
+                " (tf.keras's default: no learning_rate is given)" if not optimizer.lr else ""
+            )
             yield Hit(
                 module.path,
                 optimizer.lr or optimizer.site.node,
-                f"learning rate {value:g} is very {direction} for {optimizer.name} "
+                f"learning rate {value:g}{implicit} is very {direction} for {optimizer.name} "
                 f"(sane range {low:g} to {high:g})",
                 "start near the optimizer's usual rate (1e-3 for Adam, 0.01-0.1 for SGD) "
                 "and tune with an LR range test",

@@ -484,10 +484,13 @@ LR_RANGES: dict[str, tuple[float, float]] = {
     "rmsprop": (1e-6, 3e-2),
     "adagrad": (1e-5, 0.5),
     "sgd": (1e-5, 5.0),
-    "adadelta": (1e-3, 10.0),
+    "adadelta": (1e-2, 10.0),  # the paper's rate is 1.0; tf.keras's default 1e-3 barely moves
     "lion": (1e-7, 1e-3),
 }
 DEFAULT_LR_RANGE = (1e-7, 10.0)
+# Defaults of tf.keras optimizers that fall outside the ranges above (standalone Keras 2
+# used 1.0 for Adadelta; a module that imports TensorFlow gets tf.keras's 1e-3).
+TF_KERAS_DEFAULT_LR = {"adadelta": 1e-3}
 
 # == Catalogue rules (NN103-NN109, NN204, NN4xx, NN5xx, NN6xx) ============================
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from nnlint.facts.names import name_tokens
 from nnlint.facts.scope import CallSite
 from nnlint.facts.training import HF_ARGS
 from nnlint.facts.values import argument, has_star_args, keyword
+
+_TENSORFLOW_IMPORT = re.compile(r"^\s*(?:import|from)\s+tensorflow\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,22 @@ class OptimizerCall:
     lr: ast.expr | None
 
     def lr_value(self, module: ModuleFacts) -> float | None:
-        value = module.resolver.constant(self.lr, self.site.scope) if self.lr else None
+        """The learning rate when known: the one passed, or tf.keras's default when none is."""
+        if self.lr is None:
+            return self.default_lr(module)
+        value = module.resolver.constant(self.lr, self.site.scope)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         return None
+
+    def default_lr(self, module: ModuleFacts) -> float | None:
+        """tf.keras's default rate for this optimizer when the call passes none (and nothing
+        it cannot see, `**kwargs`), where that default is one the range table calls off."""
+        if self.framework != "keras" or has_star_args(self.site.node):
+            return None
+        if not _TENSORFLOW_IMPORT.search(module.source.text):  # names are canonical: read it
+            return None
+        return tables.TF_KERAS_DEFAULT_LR.get(self.name.lower())
 
 
 def optimizer_calls(module: ModuleFacts) -> Iterator[OptimizerCall]:

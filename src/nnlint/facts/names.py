@@ -15,6 +15,7 @@ from nnlint import tables
 _CANONICAL_PREFIXES: tuple[tuple[str, str], ...] = (
     ("tensorflow.python.keras", "keras"),
     ("tensorflow.keras", "keras"),
+    ("tensorflow.optimizers", "keras.optimizers"),  # TF 2's alias of tf.keras.optimizers
     ("tf_keras", "keras"),
     ("keras.src", "keras"),
     ("keras.api", "keras"),
