@@ -117,14 +117,16 @@ def stacked_linear_layers(project: Project) -> Iterator[Hit]:
                 first.framework == "keras" and not layers.keras_linear(first)
             ):
                 continue
-            following = _next_weight(gnode, layers, network)
+            following, normalised = _next_weight(gnode, layers, network)
             if following is None:
                 continue
             second = layers.layer(following, network)
             if not second.is_dense:
                 continue
             middle, out = layers.out_units(first), layers.out_units(second)
-            if middle is None or out is None or middle < out or _bias_free(first):
+            if middle is None or out is None or middle < out:
+                continue
+            if _bias_free(first) and not normalised:  # a factorisation, unless BN takes the bias
                 continue
             yield Hit(
                 module.path,
@@ -143,21 +145,27 @@ def _bias_free(layer: Layer) -> bool:
     return isinstance(flag, ast.Constant) and flag.value is False
 
 
-def _next_weight(gnode: GNode, layers: NetworkLayers, network: Network) -> GNode | None:
-    """The weight layer a layer's output reaches through dropout/reshape only."""
-    current = gnode
+def _next_weight(
+    gnode: GNode, layers: NetworkLayers, network: Network
+) -> tuple[GNode | None, bool]:
+    """The weight layer a layer's output reaches through dropout, reshapes and batch
+    normalisation only (all affine at inference), and whether a BatchNorm is between."""
+    current, normalised = gnode, False
     for _ in range(_MAX_STEPS):
         following = _single_consumer(current)
         if following is None:
-            return None
+            return None, False
         if following.kind == "weight":
-            return following
-        if following.kind != "pass" or len(following.inputs) != 1:
-            return None
-        if _is_pooling(layers.layer(following, network)):
-            return None
+            return following, normalised
+        if following.kind not in {"pass", "norm"} or len(following.inputs) != 1:
+            return None, False
+        layer = layers.layer(following, network)
+        batch_norm = following.kind == "norm" and "BatchNorm" in layer.name
+        if _is_pooling(layer) or (following.kind == "norm" and not batch_norm):
+            return None, False  # LayerNorm and the like divide by a per-sample statistic
+        normalised = normalised or batch_norm
         current = following
-    return None
+    return None, False
 
 
 # -- NN104 ------------------------------------------------------------------------------
