@@ -110,9 +110,13 @@ def output_activation_loss_mismatch(project: Project) -> Iterator[Hit]:
     ```
 
     ## Known limits
-    Only pairs whose model and loss can both be followed statically (names, parameters bound
-    at call sites in the same module, imports between linted files) are checked; models
-    passed in from elsewhere are left alone.
+    Only pairs whose model and loss can both be followed statically are checked: names,
+    parameters bound at call sites, helper methods of the model, a loss a model class keeps
+    on `self` for a base class's step, and project modules imported by (or importing) the
+    named file. Not seen yet: models chosen from a registry or factory dict
+    (`models.create(name)`), decoder outputs written into a preallocated tensor
+    (`outputs[t] = decoder(...)`), layers handed to a wrapper module as arguments, and raw
+    TensorFlow 1 graphs (`tf.nn.softmax_cross_entropy_with_logits`).
 
     ## Fix safety
     No automatic fix yet.

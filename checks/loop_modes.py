@@ -260,9 +260,13 @@ def evaluation_without_no_grad(project: Project) -> Iterator[Hit]:
     ```
 
     ## Known limits
-    The loop's data must be recognisably validation/test data (by name or by its split),
-    and the model a network defined in the linted files. Functions that ask for gradients
-    on purpose (`torch.autograd.grad`, `requires_grad_`) are left alone.
+    The data must be recognisably validation/test data (by name, by its split, or by what
+    every caller passes for a parameter), and the model a network defined in the linted files
+    or an object the module treats as a model (its `.parameters()`, `.eval()` or
+    `.state_dict()` are used). PyTorch 0.3's `Variable(x, volatile=True)` counts as autograd
+    off. Not seen yet: a single evaluation batch drawn inside the training loop's own block,
+    and evaluation helpers called with both validation and test data. Functions that ask for
+    gradients on purpose (`torch.autograd.grad`, `requires_grad_`) are left alone.
 
     ## Fix safety
     No automatic fix.
