@@ -90,12 +90,15 @@ def fixer_for(finding: Finding) -> Fixer | None:
 
 @dataclass
 class FixOutcome:
-    """What `--fix`/`--diff` did: files changed, fixes applied, diffs, refusals."""
+    """What `--fix`/`--diff` did: files changed, fixes applied, diffs, files that could
+    not be fixed (`problems`: unreadable, unwritable, changed meanwhile; exit 2) and fixes
+    refused because they could change more than their finding (`notes`)."""
 
     changed: list[str] = field(default_factory=list)
     applied: int = 0
     diffs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def apply_fixes(findings: list[Finding], *, unsafe: bool, write: bool) -> FixOutcome:
@@ -127,7 +130,7 @@ def _fix_file(
             refusal = plan.add(finding, fixer)
             if refusal is not None:
                 where = f"{path}:{finding.line}:{finding.col + 1}"
-                outcome.problems.append(f"{where}: {finding.code} not fixed: {refusal}")
+                outcome.notes.append(f"{where}: {finding.code} not fixed: {refusal}")
         rewriter = _Rewriter(plan.targets)
         fixed = wrapper.visit(rewriter).code
     except (cst.ParserSyntaxError, RecursionError) as error:
