@@ -54,6 +54,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     sources: dict[str, SourceFile] = field(default_factory=dict)
     show_unsafe_fixes: bool = False
+    # The digest of each file's text as analysed, so --fix can skip a file edited since.
+    digests: dict[str, str] = field(default_factory=dict)
 
     def line_text(self, finding: Finding) -> str:
         """The source line a finding points at (of its notebook cell, in a notebook)."""
@@ -179,6 +181,11 @@ class _Run:
             found_by_group[owner] = self._group_findings(owner, group, signatures[owner])
         final = _combine(self.alone, groups, found_by_group)
         self.report.findings = sorted(f for found in final.values() for f in found)
+        for display in self.alone:
+            entry = self._entry(display)
+            known = self.digests.get(display) or (entry.digest if entry else None)
+            if known is not None:
+                self.report.digests[display] = known
         if self.cache and (self.inputs or self.regrouped or self.cache.stale_racy):
             self._save(found_by_group, signatures)
         return self.report

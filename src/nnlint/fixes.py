@@ -11,17 +11,20 @@ their mode and line endings kept.
 from __future__ import annotations
 
 import ast
+import codecs
 import difflib
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
+from nnlint.cache import digest
 from nnlint.findings import Finding
 from nnlint.output_uses import (
     ACTIVATION_CLASSES,
@@ -101,8 +104,16 @@ class FixOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def apply_fixes(findings: list[Finding], *, unsafe: bool, write: bool) -> FixOutcome:
-    """Fix every fixable finding (safe ones, and unsafe ones when asked), file by file."""
+def apply_fixes(
+    findings: list[Finding],
+    *,
+    unsafe: bool,
+    write: bool,
+    digests: Mapping[str, str] | None = None,
+) -> FixOutcome:
+    """Fix every fixable finding (safe ones, and unsafe ones when asked), file by file.
+    `digests` (path -> digest of the text that was linted) lets a file edited since the
+    lint be skipped instead of fixed at stale positions."""
     outcome = FixOutcome()
     by_file: dict[str, list[tuple[Finding, Fixer]]] = {}
     for finding in findings:
@@ -110,18 +121,28 @@ def apply_fixes(findings: list[Finding], *, unsafe: bool, write: bool) -> FixOut
         if fixer is not None and (fixer.safe or unsafe):
             by_file.setdefault(finding.path, []).append((finding, fixer))
     for path, todo in sorted(by_file.items()):
-        _fix_file(Path(path), todo, outcome, write)
+        expected = digests.get(path) if digests is not None else None
+        _fix_file(Path(path), todo, outcome, write, expected)
     return outcome
 
 
 def _fix_file(
-    path: Path, todo: list[tuple[Finding, Fixer]], outcome: FixOutcome, write: bool
+    path: Path,
+    todo: list[tuple[Finding, Fixer]],
+    outcome: FixOutcome,
+    write: bool,
+    expected: str | None,
 ) -> None:
     try:
-        data = path.read_bytes()
-        text = data.decode("utf-8")
+        target = writable_target(path) if write else path
+        data = read_regular(target)
+        bom = data.startswith(codecs.BOM_UTF8)
+        text = data[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        outcome.problems.append(f"{path}: not fixed: {error}")
+        outcome.problems.append(f"{path}: not fixed: {_reason(error)}")
+        return
+    if expected is not None and digest(text) != expected:
+        outcome.problems.append(f"{path}: not fixed: it changed since it was linted")
         return
     try:
         wrapper = MetadataWrapper(cst.parse_module(text))
@@ -156,18 +177,68 @@ def _fix_file(
         )
     )
     if write:
-        write_atomically(path, fixed)
+        try:
+            write_atomically(target, fixed, bom=bom, original=data)
+        except OSError as error:
+            outcome.changed.pop()
+            outcome.diffs.pop()
+            outcome.applied -= rewriter.applied
+            outcome.problems.append(f"{path}: not fixed: {_reason(error)}")
 
 
-def write_atomically(path: Path, text: str) -> None:
+def _reason(error: OSError | UnicodeDecodeError) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(error, FileChangedError | NotWritableError):
+        return str(error)
+    where = f" ({error.filename})" if error.filename else ""
+    return f"cannot write{where}: {error.strerror or error}"
+
+
+class NotWritableError(OSError):
+    """A file --fix must not write: read-only, or not a regular file."""
+
+
+class FileChangedError(OSError):
+    """The file changed between reading it for the fix and writing the fix."""
+
+
+def writable_target(path: Path) -> Path:
+    """The file a fix of `path` writes: the target of a symlink (the link stays a link),
+    and only a regular file with a write permission bit."""
+    target = Path(os.path.realpath(path))
+    info = target.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise NotWritableError(f"{target} is not a regular file")
+    if not info.st_mode & 0o222:
+        raise NotWritableError("the file is read-only")
+    return target
+
+
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes, without blocking on a FIFO or reading a device."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise NotWritableError(f"{path} is not a regular file")
+        return handle.read()
+
+
+def write_atomically(
+    path: Path, text: str, *, bom: bool = False, original: bytes | None = None
+) -> None:
     """Replace a file's text through a temporary file in its folder and a rename, keeping
-    its permission bits; an interrupted write leaves the original untouched."""
+    its permission bits and a UTF-8 BOM; an interrupted write leaves the original
+    untouched. With `original`, the file is read again just before the rename and left
+    alone (FileChangedError) if someone changed it meanwhile."""
     mode = path.stat().st_mode
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
+            out.write(("\ufeff" if bom else "") + text)
         os.chmod(temporary, mode & 0o7777)
+        if original is not None and read_regular(path) != original:
+            raise FileChangedError("it changed while the fix was being written")
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
