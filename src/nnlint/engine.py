@@ -36,6 +36,8 @@ INTERNAL_ERROR = "NN002"
 # Findings on a module that the modules importing it can make moot.
 USER_CONTEXT_CODES = frozenset({"NN101"})
 _REPORT_IT = "this is a bug in nnlint: run with --verbose and report the traceback"
+_TOO_DEEP = "too deeply nested to analyse"
+_SPLIT_IT = "split the deeply nested expression, or exclude the file"
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 24
 # Larger files are skipped with a note: no training script is this big, generated code is.
@@ -121,7 +123,7 @@ def lint(
     """Lint files and folders with the given settings, `jobs` processes and an optional cache."""
     explicit = {absolute(p) for p in paths if p.is_file()}
     run = _Run(settings, jobs, cache_dir)
-    files = list(discover(paths, settings, run.report.unreadable))
+    files = list(discover(paths, settings, run.report.unreadable, run.report.notes))
     return run.run(files, explicit)
 
 
@@ -422,6 +424,8 @@ def analyse(
                 sources.append(read_source(item.path, item.display))
         except OSError as error:
             result.unreadable = f"{item.display}: cannot read: {error.strerror or error}"
+        except Exception:  # one file's failure must not end the run
+            _cannot_analyse(result, traceback.format_exc())
     modules: list[ModuleFacts] = []
     for source in sources:
         results[source.display].note = source.note
@@ -430,7 +434,9 @@ def analyse(
         try:
             modules.append(extract(source, results[source.display].module))
         except RecursionError:
-            results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
+            _cannot_analyse(results[source.display], _TOO_DEEP, _SPLIT_IT)
+        except Exception:  # one file's failure must not end the run
+            _cannot_analyse(results[source.display], traceback.format_exc())
     project = Project(modules, [s for s in sources if s.problem is not None], configs)
     by_path = {s.display: s for s in sources}
     for rule in enabled_rules(settings):
@@ -494,6 +500,19 @@ def _internal_error(rule: Rule, project: Project, results: dict[str, FileResult]
             results[display].findings.append(
                 Finding(display, 1, 0, meta.code, text, meta.severity, _REPORT_IT)
             )
+
+
+def _cannot_analyse(result: FileResult, trace: str, advice: str = _REPORT_IT) -> None:
+    """A file nnlint failed to read or analyse: an NN002 finding and an error (exit 2);
+    the other files are still checked."""
+    problem = trace.strip().splitlines()[-1]
+    text = f"cannot analyse this file: {problem}"
+    result.errors.append(f"{result.display}: {text}\n{trace}")
+    meta = rule_by_code(INTERNAL_ERROR)
+    if meta is not None:
+        result.findings.append(
+            Finding(result.display, 1, 0, meta.code, text, meta.severity, advice)
+        )
 
 
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import codecs
 import difflib
+import errno
 import os
 import re
 import stat
@@ -35,6 +36,7 @@ from nnlint.output_uses import (
     dotted,
     last_name,
 )
+from nnlint.source import NotRegularFileError, read_bounded
 
 Position = tuple[int, int]
 
@@ -135,11 +137,11 @@ def _fix_file(
 ) -> None:
     try:
         target = writable_target(path) if write else path
-        data = read_regular(target)
+        data = read_bounded(target)
         bom = data.startswith(codecs.BOM_UTF8)
         text = data[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        outcome.problems.append(f"{path}: not fixed: {_reason(error)}")
+        outcome.problems.append(f"{path}: not fixed: {_reason(error, 'read')}")
         return
     if expected is not None and digest(text) != expected:
         outcome.problems.append(f"{path}: not fixed: it changed since it was linted")
@@ -183,20 +185,22 @@ def _fix_file(
             outcome.changed.pop()
             outcome.diffs.pop()
             outcome.applied -= rewriter.applied
-            outcome.problems.append(f"{path}: not fixed: {_reason(error)}")
+            outcome.problems.append(f"{path}: not fixed: {_reason(error, 'write')}")
 
 
-def _reason(error: OSError | UnicodeDecodeError) -> str:
+def _reason(error: OSError | UnicodeDecodeError, action: str) -> str:
     if isinstance(error, UnicodeDecodeError):
         return "not UTF-8"
+    if isinstance(error, NotRegularFileError):
+        return f"{error.filename} is not a regular file"
     if isinstance(error, FileChangedError | NotWritableError):
         return str(error)
     where = f" ({error.filename})" if error.filename else ""
-    return f"cannot write{where}: {error.strerror or error}"
+    return f"cannot {action}{where}: {error.strerror or error}"
 
 
 class NotWritableError(OSError):
-    """A file --fix must not write: read-only, or not a regular file."""
+    """A file --fix must not write: it is read-only."""
 
 
 class FileChangedError(OSError):
@@ -209,19 +213,10 @@ def writable_target(path: Path) -> Path:
     target = Path(os.path.realpath(path))
     info = target.stat()
     if not stat.S_ISREG(info.st_mode):
-        raise NotWritableError(f"{target} is not a regular file")
+        raise NotRegularFileError(errno.EINVAL, "not a regular file", str(target))
     if not info.st_mode & 0o222:
         raise NotWritableError("the file is read-only")
     return target
-
-
-def read_regular(path: Path) -> bytes:
-    """A regular file's bytes, without blocking on a FIFO or reading a device."""
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise NotWritableError(f"{path} is not a regular file")
-        return handle.read()
 
 
 def write_atomically(
@@ -237,7 +232,7 @@ def write_atomically(
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(("\ufeff" if bom else "") + text)
         os.chmod(temporary, mode & 0o7777)
-        if original is not None and read_regular(path) != original:
+        if original is not None and read_bounded(path) != original:
             raise FileChangedError("it changed while the fix was being written")
         os.replace(temporary, path)
     except BaseException:
