@@ -9,12 +9,11 @@ so cross-module findings are the same whatever the order, the job count or the c
 from __future__ import annotations
 
 import fnmatch
+import functools
 import gc
-import multiprocessing
 import os
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from nnlint.prefilter import imports_ml_framework
 from nnlint.project import Project, module_name
 from nnlint.rules import Hit, Rule, all_rules, matches, rule_by_code
 from nnlint.source import SourceFile, read_source, read_text, source_from_text
+from nnlint.workers import parallel_map
 
 INTERNAL_ERROR = "NN002"
 # Findings on a module that the modules importing it can make moot.
@@ -268,12 +268,9 @@ class _Run:
                 yield from _analyse_each(pending, self.settings)
             return
         chunks = [pending[i :: self.jobs * 4] for i in range(self.jobs * 4)]
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        )
-        with ProcessPoolExecutor(self.jobs, mp_context=context) as pool:
-            for results in pool.map(_analyse_each, chunks, [self.settings] * len(chunks)):
-                yield from results
+        analyse_chunk = functools.partial(_analyse_each, settings=self.settings)
+        for results in parallel_map(analyse_chunk, chunks, self.jobs):
+            yield from results
 
     def _record_alone(self, result: FileResult) -> None:
         self.alone[result.display] = result
