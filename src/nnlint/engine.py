@@ -12,10 +12,12 @@ import fnmatch
 import functools
 import gc
 import os
+import re
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from nnlint.cache import Cache, Entry, digest, file_stat, settings_key
 from nnlint.config import Settings
@@ -436,6 +438,7 @@ def analyse(
             _cannot_analyse(results[source.display], traceback.format_exc())
     project = Project(modules, [s for s in sources if s.problem is not None], configs)
     by_path = {s.display: s for s in sources}
+    ignoring = {s.display: _ignored_codes(s, settings) for s in sources}
     for rule in enabled_rules(settings):
         try:
             hits = list(rule.check(project))
@@ -445,7 +448,7 @@ def analyse(
         for hit in hits:
             source = by_path.get(hit.path)
             if hit.path in results and (
-                source is None or not _suppressed(hit, rule.code, source, settings)
+                source is None or not _suppressed(hit, rule.code, source, ignoring[hit.path])
             ):
                 results[hit.path].findings.append(_finding(rule, hit, source))
     for display, wanted in project.wanted.items():
@@ -536,15 +539,52 @@ def _characters(source: SourceFile, line: int, col: int) -> tuple[int, int]:
     return line, col
 
 
-def _suppressed(hit: Hit, code: str, source: SourceFile, settings: Settings) -> bool:
-    if file_exempt(source.text):
+def _suppressed(hit: Hit, code: str, source: SourceFile, ignored: list[str] | None) -> bool:
+    """`ignored`: the codes per-file-ignores takes off this file, None for a file that
+    opts out with `# nnlint: noqa`."""
+    if ignored is None or matches(code, ignored):
         return True
-    for pattern, codes in settings.per_file_ignores.items():
-        if _path_matches(source.path, pattern, settings) and matches(code, codes):
-            return True
     return suppressed(source.line_text(hit.position[0]), code)
 
 
-def _path_matches(path: Path, pattern: str, settings: Settings) -> bool:
-    relative = relative_to_root(path, settings)
-    return fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern)
+def _ignored_codes(source: SourceFile, settings: Settings) -> list[str] | None:
+    """What suppresses findings in the whole file, worked out once per file."""
+    if file_exempt(source.text):
+        return None
+    if not settings.per_file_ignores:
+        return []
+    relative = relative_to_root(source.path, settings)
+    return _FileIgnores.of(settings).codes(relative, source.path.name)
+
+
+class _FileIgnores:
+    """`per-file-ignores` compiled once per setting: the globs of each distinct code list
+    become one regular expression, so a file is matched in one pass, however many globs."""
+
+    _compiled: ClassVar[dict[tuple, _FileIgnores]] = {}
+
+    def __init__(self, table: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for pattern, codes in table:
+            groups.setdefault(codes, []).append(fnmatch.translate(pattern))
+        self.groups = [
+            (re.compile("|".join(f"(?:{p})" for p in patterns)), list(codes))
+            for codes, patterns in groups.items()
+        ]
+
+    @classmethod
+    def of(cls, settings: Settings) -> _FileIgnores:
+        table = tuple((p, tuple(c)) for p, c in settings.per_file_ignores.items())
+        if table not in cls._compiled:
+            cls._compiled.clear()  # one setting per run; the key keeps it honest
+            cls._compiled[table] = cls(table)
+        return cls._compiled[table]
+
+    def codes(self, relative: str, name: str) -> list[str]:
+        """The codes ignored for a file, by its root-relative path or its name."""
+        return [
+            code
+            for regex, codes in self.groups
+            if regex.match(relative) or regex.match(name)
+            for code in codes
+        ]

@@ -11,6 +11,7 @@ import sys
 import tokenize
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from nnlint.notebook import CellMap, NotebookError, notebook_source
@@ -37,8 +38,9 @@ class SourceFile:
     cells: CellMap | None = None
     note: str | None = None
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
+        """The text's lines, split once (findings ask for many)."""
         return self.text.splitlines()
 
     def line_text(self, line: int, cell: int | None = None) -> str:
