@@ -191,7 +191,10 @@ class OutputUses:
         read of `origin`'s changed value in it is safe, else None. `model`: `origin` is a
         model (a Sequential whose last layer goes), so its calls carry the change."""
         walk = _Walk(self, change)
-        ok = walk.handle(origin) if model else walk.value(origin, None)
+        try:
+            ok = walk.handle(origin) if model else walk.value(origin, None)
+        except RecursionError:  # reads nested too deeply to follow: refuse
+            return None
         return walk.exported if ok and walk.steps <= _MAX_STEPS else None
 
 
