@@ -315,3 +315,57 @@ def test_an_activation_argument_of_another_call_is_unwrapped_not_dropped(
     )
     fixed, _ = _lint_and_fix(tmp_path, source)
     assert "    return criterion(model(x), y)\n" in fixed
+
+
+SOFTMAX_NET = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+model = Net().to("cpu")
+criterion = nn.CrossEntropyLoss()
+
+
+def step(x, y):
+    out = model(x)
+    loss = criterion(out, y)
+    _, predicted = torch.max(out.data, 1)
+    return loss, (predicted == y).sum().item()
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "fixed"),
+    [
+        ("", True),
+        ("parallel = nn.DataParallel(model)\nloss = criterion(parallel(x), y)\n", True),
+        ("torch.save(model, 'model.pt')\n", False),
+        ("probs = model(x)[:, 1]\n", False),
+        ("top = model(x).argmax(dim=0)\n", False),
+    ],
+)
+def test_an_activation_fix_follows_the_model_through_the_file(
+    tmp_path: Path, extra: str, fixed: bool
+) -> None:
+    source = SOFTMAX_NET + extra
+    result, _ = _lint_and_fix(tmp_path, source)
+    assert ("return self.fc(x)" in result) is fixed, result
+
+
+def test_no_activation_fix_when_a_neighbouring_module_imports_the_model(tmp_path: Path) -> None:
+    (tmp_path / "evaluate.py").write_text(
+        "from train import Net\n\nprint(Net()(x) > 0.5)\n", encoding="utf-8"
+    )
+    result, outcome = _lint_and_fix(tmp_path, SOFTMAX_NET)
+    assert result == SOFTMAX_NET
+    assert "evaluate.py imports what this fix changes" in outcome.notes[0]

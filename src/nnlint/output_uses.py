@@ -195,6 +195,8 @@ class OutputUses:
             ok = walk.handle(origin) if model else walk.value(origin, None)
         except RecursionError:  # reads nested too deeply to follow: refuse
             return None
+        if model and not walk.model_uses:
+            return None
         return walk.exported if ok and walk.steps <= _MAX_STEPS else None
 
 
@@ -209,6 +211,8 @@ class _Walk:
         # Module-level names (classes, functions, variables) through which the change
         # reaches other modules that import them.
         self.exported: set[str] = set()
+        # Calls of a changed model found: none means it is used only elsewhere.
+        self.model_uses = 0
 
     def _first_visit(self, node: cst.CSTNode, element: int | None, handle: bool) -> bool:
         """True the first time a (node, element) is followed; a cycle is checked once.
@@ -324,7 +328,10 @@ class _Walk:
         if scope is None and isinstance(target, cst.Name):
             self.exported.add(name)
         where = scope if isinstance(target, cst.Name) else None
-        return all(self.value(read, element) for read in self.uses.loads(name, where))
+        reads = self.uses.loads(name, where)
+        if not reads and scope is None:
+            return False  # a module-level value nothing here reads is read elsewhere
+        return all(self.value(read, element) for read in reads)
 
     def _returned(self, ret: cst.Return, element: int | None) -> bool:
         function = self.uses.function_of(ret)
@@ -333,7 +340,7 @@ class _Walk:
         owner = self.uses.class_of(function)
         if function.name.value in _FORWARD and owner is not None:
             calls = self.model_calls(owner)
-            return calls is not None and all(self.value(c, element) for c in calls)
+            return bool(calls) and all(self.value(c, element) for c in calls)
         callers = self._callers(function, owner is not None)
         if owner is None:
             self.exported.add(function.name.value)
@@ -462,6 +469,7 @@ class _Walk:
             return True
         parent = self.uses.parents.get(node)
         if isinstance(parent, cst.Call) and parent.func is node:
+            self.model_uses += 1
             if calls is None:
                 return self.value(parent, None)
             calls.append(parent)
@@ -470,6 +478,7 @@ class _Walk:
             call = self.uses.parents.get(parent)
             name = parent.attr.value
             if isinstance(call, cst.Call) and call.func is parent and name == "forward":
+                self.model_uses += 1
                 if calls is None:
                     return self.value(call, None)
                 calls.append(call)
