@@ -369,3 +369,12 @@ def test_no_activation_fix_when_a_neighbouring_module_imports_the_model(tmp_path
     result, outcome = _lint_and_fix(tmp_path, SOFTMAX_NET)
     assert result == SOFTMAX_NET
     assert "evaluate.py imports what this fix changes" in outcome.notes[0]
+
+
+def test_an_unwrapped_argument_keeps_its_precedence(tmp_path: Path) -> None:
+    source = MODULE_ATTRIBUTE_SIGMOID.replace(
+        "        y_pred = self.sigmoid(self.l3(out))\n        return y_pred",
+        "        return torch.sigmoid(self.l3(out) + 1.0).squeeze(1)",
+    )
+    fixed, _ = _lint_and_fix(tmp_path, source)
+    assert "        return (self.l3(out) + 1.0).squeeze(1)\n" in fixed

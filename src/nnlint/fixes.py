@@ -466,10 +466,7 @@ class _Rewriter(cst.CSTTransformer):
         kind = self.targets.get(id(original))
         if kind == "argument":
             self.applied += 1
-            return updated.args[0].value.with_changes(
-                lpar=[*original.lpar, *updated.args[0].value.lpar],
-                rpar=[*updated.args[0].value.rpar, *original.rpar],
-            )
+            return _in_place_of(updated.args[0].value, original)
         if kind == "receiver":
             self.applied += 1
             assert isinstance(updated.func, cst.Attribute)
@@ -536,6 +533,18 @@ _REPLACES = {
     "BCEWithLogitsLoss": ("BCELoss", {"torch.nn"}),
     "binary_cross_entropy_with_logits": ("binary_cross_entropy", {"torch.nn.functional"}),
 }
+
+
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)
+
+
+def _in_place_of(value: cst.BaseExpression, call: cst.Call) -> cst.BaseExpression:
+    """An activation's argument standing where the call stood: parenthesised unless it
+    binds as tightly as a call (`sigmoid(a + b) * 2` -> `(a + b) * 2`)."""
+    lpar, rpar = [*call.lpar, *value.lpar], [*value.rpar, *call.rpar]
+    if not lpar and not isinstance(value, _ATOMS):
+        lpar, rpar = [cst.LeftParen()], [cst.RightParen()]
+    return value.with_changes(lpar=lpar, rpar=rpar)
 
 
 class _AddImport(cst.CSTTransformer):
