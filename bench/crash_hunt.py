@@ -6,10 +6,11 @@ Corpus: the installed torch, lightning and transformers (their site-packages fol
 the keras and timm wheels, downloaded once with `pip download --no-deps` into bench/.work/
 and unpacked there. Every Python file, notebook and YAML/JSON file is named explicitly (so
 the ML-import pre-filter skips none), in batches of BATCH files, each batch one fresh
-process run twice: `--select ALL` (the analysis) and `--select ALL --diff --unsafe-fixes`
-(the fixers, writing nothing). It prints per package and in total: runs, files, findings,
-fixes, internal errors (NN002 findings and "internal error" lines) and runs lost (a
-traceback, an exit code other than 0/1/2, unreadable JSON or a timeout), then each problem.
+process: `--select ALL` (the analysis), then `--select ALL --diff --unsafe-fixes` (the
+fixers, writing nothing) on the files that got a finding of a rule with a fix. It prints
+per package and in total: runs, files, findings, fixes, internal errors (NN002 findings
+and "internal error" lines) and runs lost (a traceback, an exit code other than 0/1/2,
+unreadable JSON or a timeout), then each problem.
 Not a test and not in CI: it takes long.
 """
 
@@ -29,6 +30,7 @@ INSTALLED = ("torch", "lightning", "transformers")
 WHEELS = ("keras", "timm")
 SUFFIXES = frozenset({".py", ".pyi", ".ipynb", ".json", ".yaml", ".yml"})
 BATCH = 300
+FIXED_RULES = frozenset({"NN102", "NN110", "NN202", "NN303", "NN402"})
 
 
 @dataclass
@@ -75,8 +77,9 @@ def batches(folder: Path) -> list[list[Path]]:
     return [files[i : i + BATCH] for i in range(0, len(files), BATCH)]
 
 
-def run_once(paths: list[Path], extra: list[str], timeout: float) -> Totals:
-    """One nnlint process over `paths`; what it found and whether it was lost."""
+def run_once(paths: list[Path], extra: list[str], timeout: float) -> tuple[Totals, set[Path]]:
+    """One nnlint process over `paths`: what it found, whether it was lost, and the files
+    with a finding of a rule that has a fix."""
     command = [
         sys.executable,
         "-m",
@@ -100,7 +103,7 @@ def run_once(paths: list[Path], extra: list[str], timeout: float) -> Totals:
     except subprocess.TimeoutExpired:
         totals.runs_lost = 1
         totals.problems.append(f"{label}: timed out after {timeout:.0f} s")
-        return totals
+        return totals, set()
     errors = [line for line in done.stderr.splitlines() if "internal error" in line]
     totals.internal_errors = len(errors)
     totals.problems.extend(f"{label}: {line[:200]}" for line in errors[:5])
@@ -114,26 +117,29 @@ def run_once(paths: list[Path], extra: list[str], timeout: float) -> Totals:
         for line in done.stderr.splitlines():
             if line.startswith("nnlint: would fix "):
                 totals.fixes = int(line.split()[3])
-        return totals
+        return totals, set()
     try:
         findings = json.loads(done.stdout)
     except ValueError:
         totals.runs_lost = 1
         totals.problems.append(f"{label}: output is not JSON (exit {done.returncode})")
-        return totals
+        return totals, set()
     totals.findings = len(findings)
     totals.files = len(paths)
     totals.internal_errors = max(
         totals.internal_errors, sum(1 for f in findings if f["code"] == "NN002")
     )
-    return totals
+    fixable = {Path(f["filename"]) for f in findings if f["code"] in FIXED_RULES}
+    return totals, fixable
 
 
 def hunt(name: str, timeout: float) -> Totals:
     totals = Totals()
     for batch in batches(package_folder(name)):
-        totals.add(run_once(batch, [], timeout))
-        totals.add(run_once(batch, ["--diff", "--unsafe-fixes"], timeout))
+        found, fixable = run_once(batch, [], timeout)
+        totals.add(found)
+        if fixable:
+            totals.add(run_once(sorted(fixable), ["--diff", "--unsafe-fixes"], timeout)[0])
     return totals
 
 
