@@ -135,11 +135,13 @@ def run_once(paths: list[Path], extra: list[str], timeout: float) -> tuple[Total
 
 def hunt(name: str, timeout: float) -> Totals:
     totals = Totals()
-    for batch in batches(package_folder(name)):
+    parts = batches(package_folder(name))
+    for index, batch in enumerate(parts, start=1):
         found, fixable = run_once(batch, [], timeout)
         totals.add(found)
         if fixable:
             totals.add(run_once(sorted(fixable), ["--diff", "--unsafe-fixes"], timeout)[0])
+        print(_row(f"  {index}/{len(parts)}", totals), flush=True)
     return totals
 
 
