@@ -378,3 +378,24 @@ def test_an_unwrapped_argument_keeps_its_precedence(tmp_path: Path) -> None:
     )
     fixed, _ = _lint_and_fix(tmp_path, source)
     assert "        return (self.l3(out) + 1.0).squeeze(1)\n" in fixed
+
+
+def test_no_nn110_fix_when_the_renamed_loss_also_takes_another_models_probabilities(
+    tmp_path: Path,
+) -> None:
+    source = (
+        "import torch\nimport torch.nn as nn\n\n"
+        "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())\n"
+        "other = nn.Linear(4, 1)\n"
+        "criterion = nn.BCELoss()\n\n\n"
+        "def step(x, y):\n"
+        "    return criterion(model(x), y) + criterion(torch.sigmoid(other(x)), y)\n"
+    )
+    target = tmp_path / "train.py"
+    target.write_text(source, encoding="utf-8")
+    report = lint([target], Settings(select=["ALL"], root=tmp_path))
+    sequential = [f for f in report.findings if f.code == "NN110" and f.line == 4]
+    assert sequential, report.findings
+    outcome = apply_fixes(sequential, unsafe=True, write=True)
+    assert target.read_text("utf-8") == source
+    assert "NN110 not fixed" in outcome.notes[0]

@@ -197,6 +197,15 @@ class OutputUses:
             return None
         if model and not walk.model_uses:
             return None
+        renamed_calls = [
+            call
+            for call in self.calls
+            if change.renamed
+            and last_name(call.func) not in LOSS_CLASSES["bce"]  # not the constructor
+            and walk.may_be_renamed(call.func)
+        ]
+        if not all(call in walk.loss_calls for call in renamed_calls):
+            return None  # the renamed loss also takes inputs the fix does not change
         return walk.exported if ok and walk.steps <= _MAX_STEPS else None
 
 
@@ -213,6 +222,8 @@ class _Walk:
         self.exported: set[str] = set()
         # Calls of a changed model found: none means it is used only elsewhere.
         self.model_uses = 0
+        # The loss calls that read the changed value.
+        self.loss_calls: set[cst.Call] = set()
 
     def _first_visit(self, node: cst.CSTNode, element: int | None, handle: bool) -> bool:
         """True the first time a (node, element) is followed; a cycle is checked once.
@@ -288,6 +299,7 @@ class _Walk:
         name = last_name(call.func)
         module = dotted(call.func.value) if isinstance(call.func, cst.Attribute) else None
         if first and self._is_loss(call.func):
+            self.loss_calls.add(call)
             return True
         if first and name == "argmax" and module in {"torch", None}:
             return self._same_dim(dim_of(call, 1))
@@ -411,6 +423,17 @@ class _Walk:
         return all(
             self._is_loss_class(b) if isinstance(b, cst.Call) else self._is_loss(b, depth + 1)
             for b in bound
+        )
+
+    def may_be_renamed(self, func: cst.BaseExpression, depth: int = 0) -> bool:
+        """True for a callee that is, or may be bound to, a loss the fix renames."""
+        if isinstance(func, cst.Call):
+            return self.uses.start(func.func) in self.change.renamed
+        if self.uses.start(func) in self.change.renamed:
+            return True
+        bound = self.uses.bindings.get(dotted(func) or "", []) + self._parameter_values(func)
+        return depth <= 4 and any(
+            b is not func and self.may_be_renamed(b, depth + 1) for b in bound
         )
 
     def _is_loss_class(self, call: cst.Call) -> bool:
