@@ -119,7 +119,11 @@ def output_activation_loss_mismatch(project: Project) -> Iterator[Hit]:
     TensorFlow 1 graphs (`tf.nn.softmax_cross_entropy_with_logits`).
 
     ## Fix safety
-    No automatic fix yet.
+    Unsafe (`--unsafe-fixes`), for a softmax/log_softmax before cross-entropy and a sigmoid
+    before `BCEWithLogitsLoss`: the activation call becomes its input, or the layer leaves
+    the `nn.Sequential`. The model then returns logits, so the fix is applied only when
+    every read of its output in the file is that loss or an `argmax` along the softmax
+    dimension; otherwise a note says why it was not.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html
@@ -313,8 +317,10 @@ def sigmoid_before_bce_loss(project: Project) -> Iterator[Hit]:
     applies when the sigmoid and the loss are in the same file.
 
     ## Fix safety
-    Unsafe: the model then returns logits, so code that reads its output as probabilities
-    must apply the sigmoid itself.
+    Unsafe: the sigmoid goes and `BCELoss` becomes `BCEWithLogitsLoss` (the same loss). The
+    model then returns logits, so the fix is applied only when every read of its output in
+    the file is that loss (or an `argmax`); a threshold, `round()`, `log` or a metric on
+    the probabilities leaves the fix to you, with a note.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html

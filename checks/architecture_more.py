@@ -13,6 +13,7 @@ from nnlint.facts.layers import layer_name
 from nnlint.facts.losses import torch_loss_kind
 from nnlint.facts.names import dotted, name_tokens
 from nnlint.facts.networks import call_key
+from nnlint.facts.scope import CallSite
 from nnlint.facts.targets import CLASS_LABELS, CONTINUOUS, one_hot, target_kind
 from nnlint.facts.values import argument, keyword
 from nnlint.project import Project
@@ -388,8 +389,11 @@ def init_activation_mismatch(project: Project) -> Iterator[Hit]:
     - Glorot & Bengio, "Understanding the difficulty of training deep feedforward neural
       networks" (2010)
     """
+    sites: dict[int, _InitSites] = {}
     for module, layers, network in _networks(project):
-        yield from _torch_init(project, module, layers, network)
+        if id(module) not in sites:
+            sites[id(module)] = _InitSites(module)
+        yield from _torch_init(project, module, layers, network, sites[id(module)])
     for module in project.modules:
         yield from _keras_init(module)
 
@@ -402,15 +406,32 @@ def _init_family(qualname: str) -> str | None:
     return None
 
 
+class _InitSites:
+    """A module's init calls (with their family) and `.apply(fn)` calls, found once per
+    module rather than once per network."""
+
+    def __init__(self, module: ModuleFacts) -> None:
+        self.inits: list[tuple[CallSite, str]] = []
+        self.applies: list[CallSite] = []
+        for site in module.collected.training_calls:
+            family = _init_family(site.qualname or "")
+            if family is not None and site.node.args:
+                self.inits.append((site, family))
+            func = site.node.func
+            if isinstance(func, ast.Attribute) and func.attr == "apply" and site.node.args:
+                self.applies.append(site)
+
+
 def _torch_init(
-    project: Project, module: ModuleFacts, layers: NetworkLayers, network: Network
+    project: Project,
+    module: ModuleFacts,
+    layers: NetworkLayers,
+    network: Network,
+    sites: _InitSites,
 ) -> Iterator[Hit]:
     class_name = getattr(network.node, "name", None)
-    applied = _applied_functions(project, module, network)
-    for site in module.collected.training_calls:
-        family = _init_family(site.qualname or "")
-        if family is None or not site.node.args:
-            continue
+    applied = _applied_functions(project, module, network, sites.applies)
+    for site, family in sites.inits:
         cls = module.resolver.enclosing_class(site.scope)
         in_network = cls is not None and cls.name == class_name
         if not in_network and site.scope.name not in applied:
@@ -469,13 +490,13 @@ def _deliberate(call: ast.Call, family: str, module: ModuleFacts, scope) -> bool
     return isinstance(nonlinearity, str) and nonlinearity in tables.KAIMING_SATURATING
 
 
-def _applied_functions(project: Project, module: ModuleFacts, network: Network) -> set[str]:
+def _applied_functions(
+    project: Project, module: ModuleFacts, network: Network, applies: list[CallSite]
+) -> set[str]:
     """Names of module functions passed to `<this network>.apply(fn)`."""
     names = set()
-    for site in module.collected.training_calls:
+    for site in applies:
         func = site.node.func
-        if not (isinstance(func, ast.Attribute) and func.attr == "apply" and site.node.args):
-            continue
         fn = site.node.args[0]
         if not (isinstance(fn, ast.Name) and fn.id in module.collected.functions):
             continue

@@ -134,7 +134,9 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
     not need shuffling and are never reported.
 
     ## Fix safety
-    No automatic fix yet.
+    Safe: `shuffle=True` is added (or replaces a literal `shuffle=False`), and Keras'
+    `shuffle=False` is dropped. A `shuffle` set by a variable or by position, a sampler or
+    `**kwargs` is left to you: the value may be chosen on purpose.
 
     ## References
     - https://pytorch.org/docs/stable/data.html#torch.utils.data.DataLoader

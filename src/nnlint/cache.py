@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nnlint import __version__
 from nnlint.findings import Finding
+from nnlint.source import read_bounded
 
 DEFAULT_DIR = ".nnlint_cache"
 
@@ -47,6 +48,7 @@ class Entry:
 
 
 RACY_NS = 2_000_000_000
+MAX_CACHE_BYTES = 512 * 1024 * 1024
 
 
 def digest(text: str) -> str:
@@ -75,12 +77,19 @@ class Cache:
         self.stale_racy = False
 
     def load(self) -> None:
+        """Read the cache; one that is missing, unreadable or of any other shape than the
+        one `save` writes is ignored (and replaced by the next save)."""
         try:
-            raw = json.loads(self.file.read_text("utf-8"))
-            self.written_ns = int(raw["written_ns"])
-            self.entries = {path: _entry(data) for path, data in raw["entries"].items()}
-        except (OSError, ValueError, TypeError, KeyError):
+            raw = json.loads(read_bounded(self.file, MAX_CACHE_BYTES).decode("utf-8"))
+            written = raw["written_ns"]
+            entries = raw["entries"]
+            if not isinstance(written, int) or not isinstance(entries, dict):
+                raise TypeError("not an nnlint cache")
+            self.entries = {_text(path): _entry(data) for path, data in entries.items()}
+            self.written_ns = written
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
             self.entries = {}
+            self.written_ns = 0
 
     def trusted(self, entry: Entry, stat: tuple[int, int]) -> bool:
         """True when the stat matches and the file was not modified racily close to the
@@ -104,20 +113,60 @@ class Cache:
             return
 
 
-def _entry(data: dict) -> Entry:
+def _entry(data: object) -> Entry:
+    """An entry as `save` wrote it; TypeError for anything else."""
+    if not isinstance(data, dict):
+        raise TypeError("a cache entry is not an object")
     return Entry(
-        stat=tuple(data["stat"]),
-        digest=data["digest"],
-        module=data["module"],
-        alone=[_finding(f) for f in data["alone"]],
-        wanted=list(data["wanted"]),
-        final=[_finding(f) for f in data["final"]],
-        group=[tuple(g) for g in data["group"]],
-        analysed=bool(data["analysed"]),
-        imports=list(data["imports"]),
-        provides=list(data["provides"]),
+        stat=_ints(data["stat"], 2),
+        digest=_text(data["digest"]),
+        module=_text(data["module"]),
+        alone=[_finding(f) for f in _list(data["alone"])],
+        wanted=[_text(w) for w in _list(data["wanted"])],
+        final=[_finding(f) for f in _list(data["final"])],
+        group=[(_text(g[0]), *_ints(g[1:], 2)) for g in map(_list, _list(data["group"]))],
+        analysed=_boolean(data["analysed"]),
+        imports=[_text(i) for i in _list(data["imports"])],
+        provides=[_text(p) for p in _list(data["provides"])],
     )
 
 
-def _finding(data: dict) -> Finding:
-    return Finding(**{**data, "related": tuple(tuple(r) for r in data.get("related", ()))})
+_FINDING_TEXT = ("path", "code", "message", "severity", "help")
+
+
+def _finding(data: object) -> Finding:
+    if not isinstance(data, dict) or set(data) - {*_FINDING_TEXT, "line", "col", "cell", "related"}:
+        raise TypeError("a cached finding is not a finding")
+    cell = data.get("cell")
+    return Finding(
+        **{key: _text(data[key]) for key in _FINDING_TEXT if key in data},
+        line=_ints([data["line"]], 1)[0],
+        col=_ints([data["col"]], 1)[0],
+        cell=None if cell is None else _ints([cell], 1)[0],
+        related=tuple(_ints(r, 2) for r in _list(data.get("related", []))),
+    )
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def _list(value: object) -> list:
+    if not isinstance(value, list):
+        raise TypeError("expected a list")
+    return value
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected a boolean")
+    return value
+
+
+def _ints(value: object, count: int) -> tuple[int, ...]:
+    items = _list(value)
+    if len(items) != count or not all(type(i) is int for i in items):
+        raise TypeError(f"expected {count} integers")
+    return tuple(items)

@@ -200,10 +200,14 @@ def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace)
     """Apply fixes and lint again until nothing more is fixable (a fix can expose another:
     two softmax layers in a row), at most MAX_FIX_ROUNDS times; the last report."""
     fixed = 0
+    problems: dict[str, None] = {}
+    notes: dict[str, None] = {}
     for _ in range(MAX_FIX_ROUNDS):
-        outcome = apply_fixes(report.findings, unsafe=args.unsafe_fixes, write=True)
-        for problem in outcome.problems:
-            print(f"nnlint: error: {problem}", file=sys.stderr)
+        outcome = apply_fixes(
+            report.findings, unsafe=args.unsafe_fixes, write=True, digests=report.digests
+        )
+        problems.update(dict.fromkeys(outcome.problems))
+        notes.update(dict.fromkeys(outcome.notes))
         fixed += outcome.applied
         if not outcome.changed:
             break
@@ -212,6 +216,8 @@ def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace)
             return None
         report = relinted
     print(f"nnlint: fixed {fixed} findings", file=sys.stderr)
+    report.errors.extend(problems)  # a file that could not be fixed is exit code 2
+    report.notes.extend(n for n in notes if n not in report.notes)
     return report
 
 
@@ -291,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             outcome = apply_fixes(report.findings, unsafe=args.unsafe_fixes, write=False)
             for problem in outcome.problems:
                 print(f"nnlint: error: {problem}", file=sys.stderr)
+            for note in outcome.notes:
+                print(f"nnlint: note: {note}", file=sys.stderr)
             sys.stdout.write("".join(outcome.diffs))
             print(f"nnlint: would fix {outcome.applied} findings", file=sys.stderr)
             return EXIT_FINDINGS if outcome.applied else EXIT_CLEAN

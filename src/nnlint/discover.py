@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,12 +72,20 @@ def _git_visible(folder: Path) -> set[str] | None:
 
 
 def discover(
-    paths: list[Path], settings: Settings, problems: list[str] | None = None
+    paths: list[Path],
+    settings: Settings,
+    problems: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> Iterator[Path]:
     """Yield each file to lint once, in a stable order. Files named explicitly are kept
-    even when excluded, unless `force-exclude` is set (as pre-commit needs)."""
+    even when excluded, unless `force-exclude` is set (as pre-commit needs). FIFOs,
+    devices and sockets (and links to them) are never read: each is skipped with a note."""
     seen: set[str] = set()
     for path in paths:
+        if _special(path):
+            if notes is not None:
+                notes.append(f"{path}: skipped, not a regular file")
+            continue
         if path.is_file():
             if settings.force_exclude and excluded_file(path, settings):
                 continue
@@ -85,7 +94,7 @@ def discover(
                 yield path
             continue
         visible = _git_visible(path) if settings.respect_gitignore else None
-        for file in _walk(path, settings, problems):
+        for file in _walk(path, settings, problems, notes):
             key = absolute(file)
             if key in seen or (visible is not None and key not in visible):
                 continue
@@ -93,7 +102,9 @@ def discover(
             yield file
 
 
-def _walk(folder: Path, settings: Settings, problems: list[str] | None) -> Iterator[Path]:
+def _walk(
+    folder: Path, settings: Settings, problems: list[str] | None, notes: list[str] | None
+) -> Iterator[Path]:
     def unreadable(error: OSError) -> None:
         if problems is not None:
             problems.append(f"{error.filename}: cannot read folder: {error.strerror}")
@@ -104,8 +115,23 @@ def _walk(folder: Path, settings: Settings, problems: list[str] | None) -> Itera
         dirs[:] = sorted(d for d in dirs if not excluded(base / d, settings, folder, prefix))
         for name in sorted(files):
             file = base / name
-            if _lintable(file) and not excluded(file, settings, folder, prefix):
-                yield file
+            if not _lintable(file) or excluded(file, settings, folder, prefix):
+                continue
+            if _special(file):
+                if notes is not None:
+                    notes.append(f"{file}: skipped, not a regular file")
+                continue
+            yield file
+
+
+def _special(path: Path) -> bool:
+    """True for a path (followed through links) that exists and is neither a regular
+    file nor a folder: a FIFO, a device, a socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _lintable(file: Path) -> bool:

@@ -9,14 +9,15 @@ so cross-module findings are the same whatever the order, the job count or the c
 from __future__ import annotations
 
 import fnmatch
+import functools
 import gc
-import multiprocessing
 import os
+import re
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 from nnlint.cache import Cache, Entry, digest, file_stat, settings_key
 from nnlint.config import Settings
@@ -32,11 +33,14 @@ from nnlint.prefilter import imports_ml_framework
 from nnlint.project import Project, module_name
 from nnlint.rules import Hit, Rule, all_rules, matches, rule_by_code
 from nnlint.source import SourceFile, read_source, read_text, source_from_text
+from nnlint.workers import parallel_map
 
 INTERNAL_ERROR = "NN002"
 # Findings on a module that the modules importing it can make moot.
 USER_CONTEXT_CODES = frozenset({"NN101"})
 _REPORT_IT = "this is a bug in nnlint: run with --verbose and report the traceback"
+_TOO_DEEP = "too deeply nested to analyse"
+_SPLIT_IT = "split the deeply nested expression, or exclude the file"
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 24
 # Larger files are skipped with a note: no training script is this big, generated code is.
@@ -55,6 +59,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     sources: dict[str, SourceFile] = field(default_factory=dict)
     show_unsafe_fixes: bool = False
+    # The digest of each file's text as analysed, so --fix can skip a file edited since.
+    digests: dict[str, str] = field(default_factory=dict)
 
     def line_text(self, finding: Finding) -> str:
         """The source line a finding points at (of its notebook cell, in a notebook)."""
@@ -121,7 +127,7 @@ def lint(
     """Lint files and folders with the given settings, `jobs` processes and an optional cache."""
     explicit = {absolute(p) for p in paths if p.is_file()}
     run = _Run(settings, jobs, cache_dir)
-    files = list(discover(paths, settings, run.report.unreadable))
+    files = list(discover(paths, settings, run.report.unreadable, run.report.notes))
     return run.run(files, explicit)
 
 
@@ -188,6 +194,11 @@ class _Run:
         self.report.findings = sorted(
             f for display, found in final.items() if display not in self.context for f in found
         )
+        for display in self.alone:
+            entry = self._entry(display)
+            known = self.digests.get(display) or (entry.digest if entry else None)
+            if known is not None:
+                self.report.digests[display] = known
         if self.cache and (self.inputs or self.regrouped or self.cache.stale_racy):
             self._save(found_by_group, signatures)
         return self.report
@@ -309,12 +320,9 @@ class _Run:
                 yield from _analyse_each(pending, self.settings)
             return
         chunks = [pending[i :: self.jobs * 4] for i in range(self.jobs * 4)]
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        )
-        with ProcessPoolExecutor(self.jobs, mp_context=context) as pool:
-            for results in pool.map(_analyse_each, chunks, [self.settings] * len(chunks)):
-                yield from results
+        analyse_chunk = functools.partial(_analyse_each, settings=self.settings)
+        for results in parallel_map(analyse_chunk, chunks, self.jobs):
+            yield from results
 
     def _record_alone(self, result: FileResult) -> None:
         self.alone[result.display] = result
@@ -465,6 +473,8 @@ def analyse(
                 sources.append(read_source(item.path, item.display))
         except OSError as error:
             result.unreadable = f"{item.display}: cannot read: {error.strerror or error}"
+        except Exception:  # one file's failure must not end the run
+            _cannot_analyse(result, traceback.format_exc())
     modules: list[ModuleFacts] = []
     for source in sources:
         results[source.display].note = source.note
@@ -473,7 +483,9 @@ def analyse(
         try:
             modules.append(extract(source, results[source.display].module))
         except RecursionError:
-            results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
+            _cannot_analyse(results[source.display], _TOO_DEEP, _SPLIT_IT)
+        except Exception:  # one file's failure must not end the run
+            _cannot_analyse(results[source.display], traceback.format_exc())
     project = Project(
         modules,
         [s for s in sources if s.problem is not None],
@@ -482,6 +494,7 @@ def analyse(
         context={item.display for item in items if item.context},
     )
     by_path = {s.display: s for s in sources}
+    ignoring = {s.display: _ignored_codes(s, settings) for s in sources}
     for rule in enabled_rules(settings):
         try:
             hits = list(rule.check(project))
@@ -491,7 +504,7 @@ def analyse(
         for hit in hits:
             source = by_path.get(hit.path)
             if hit.path in results and (
-                source is None or not _suppressed(hit, rule.code, source, settings)
+                source is None or not _suppressed(hit, rule.code, source, ignoring[hit.path])
             ):
                 results[hit.path].findings.append(_finding(rule, hit, source))
     for display, wanted in project.wanted.items():
@@ -545,6 +558,19 @@ def _internal_error(rule: Rule, project: Project, results: dict[str, FileResult]
             )
 
 
+def _cannot_analyse(result: FileResult, trace: str, advice: str = _REPORT_IT) -> None:
+    """A file nnlint failed to read or analyse: an NN002 finding and an error (exit 2);
+    the other files are still checked."""
+    problem = trace.strip().splitlines()[-1]
+    text = f"cannot analyse this file: {problem}"
+    result.errors.append(f"{result.display}: {text}\n{trace}")
+    meta = rule_by_code(INTERNAL_ERROR)
+    if meta is not None:
+        result.findings.append(
+            Finding(result.display, 1, 0, meta.code, text, meta.severity, advice)
+        )
+
+
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:
     cell, line, col = None, *hit.position
     related: tuple[tuple[int, int], ...] = ()
@@ -569,15 +595,52 @@ def _characters(source: SourceFile, line: int, col: int) -> tuple[int, int]:
     return line, col
 
 
-def _suppressed(hit: Hit, code: str, source: SourceFile, settings: Settings) -> bool:
-    if file_exempt(source.text):
+def _suppressed(hit: Hit, code: str, source: SourceFile, ignored: list[str] | None) -> bool:
+    """`ignored`: the codes per-file-ignores takes off this file, None for a file that
+    opts out with `# nnlint: noqa`."""
+    if ignored is None or matches(code, ignored):
         return True
-    for pattern, codes in settings.per_file_ignores.items():
-        if _path_matches(source.path, pattern, settings) and matches(code, codes):
-            return True
     return suppressed(source.line_text(hit.position[0]), code)
 
 
-def _path_matches(path: Path, pattern: str, settings: Settings) -> bool:
-    relative = relative_to_root(path, settings)
-    return fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern)
+def _ignored_codes(source: SourceFile, settings: Settings) -> list[str] | None:
+    """What suppresses findings in the whole file, worked out once per file."""
+    if file_exempt(source.text):
+        return None
+    if not settings.per_file_ignores:
+        return []
+    relative = relative_to_root(source.path, settings)
+    return _FileIgnores.of(settings).codes(relative, source.path.name)
+
+
+class _FileIgnores:
+    """`per-file-ignores` compiled once per setting: the globs of each distinct code list
+    become one regular expression, so a file is matched in one pass, however many globs."""
+
+    _compiled: ClassVar[dict[tuple, _FileIgnores]] = {}
+
+    def __init__(self, table: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for pattern, codes in table:
+            groups.setdefault(codes, []).append(fnmatch.translate(pattern))
+        self.groups = [
+            (re.compile("|".join(f"(?:{p})" for p in patterns)), list(codes))
+            for codes, patterns in groups.items()
+        ]
+
+    @classmethod
+    def of(cls, settings: Settings) -> _FileIgnores:
+        table = tuple((p, tuple(c)) for p, c in settings.per_file_ignores.items())
+        if table not in cls._compiled:
+            cls._compiled.clear()  # one setting per run; the key keeps it honest
+            cls._compiled[table] = cls(table)
+        return cls._compiled[table]
+
+    def codes(self, relative: str, name: str) -> list[str]:
+        """The codes ignored for a file, by its root-relative path or its name."""
+        return [
+            code
+            for regex, codes in self.groups
+            if regex.match(relative) or regex.match(name)
+            for code in codes
+        ]

@@ -54,6 +54,8 @@ def notebook_source(data: str) -> tuple[str, CellMap]:
         cells = document["cells"]
     except (ValueError, KeyError, TypeError) as error:
         raise NotebookError(f"not a Jupyter notebook: {error}") from error
+    except RecursionError as error:
+        raise NotebookError("not a Jupyter notebook: nested too deeply") from error
     if not isinstance(cells, list):
         raise NotebookError("not a Jupyter notebook: `cells` is not a list")
     lines: list[str] = []
@@ -61,8 +63,7 @@ def notebook_source(data: str) -> tuple[str, CellMap]:
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
+        text = _cell_text(cell.get("source", ""), number)
         cell_lines = text.splitlines() or [""]
         whole_cell_magic = cell_lines[0].lstrip().startswith("%%")
         starts.append((len(lines) + 1, number))
@@ -70,3 +71,13 @@ def notebook_source(data: str) -> tuple[str, CellMap]:
             "" if whole_cell_magic else _as_python(x) if _is_magic(x) else x for x in cell_lines
         )
     return "\n".join(lines) + "\n", CellMap(tuple(starts))
+
+
+def _cell_text(source: object, number: int) -> str:
+    """A cell's source: a string or a list of strings (nbformat); anything else is a
+    broken notebook."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    raise NotebookError(f"not a Jupyter notebook: cell {number}'s source is not text")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ast
+import errno
 import io
+import os
+import stat
 import sys
 import tokenize
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from nnlint.notebook import CellMap, NotebookError, notebook_source
@@ -34,8 +38,9 @@ class SourceFile:
     cells: CellMap | None = None
     note: str | None = None
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
+        """The text's lines, split once (findings ask for many)."""
         return self.text.splitlines()
 
     def line_text(self, line: int, cell: int | None = None) -> str:
@@ -97,15 +102,36 @@ def _newer_python(text: str) -> bool:
     return True
 
 
+# No source file is larger; a bigger read is a device or a generated file.
+MAX_READ_BYTES = 4 * 1024 * 1024
+
+
+class NotRegularFileError(OSError):
+    """A path that is a FIFO, a device or a socket (or a link to one): never read."""
+
+
+def read_bounded(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
+    """A regular file's bytes: a FIFO is not waited on and a device is not read (both
+    NotRegularFileError), and at most `limit` bytes are read (OSError beyond)."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise NotRegularFileError(errno.EINVAL, "not a regular file", str(path))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB", str(path))
+    return data
+
+
 def read_text(path: Path) -> tuple[str, CellMap | None]:
     """A file's Python text without parsing it (a notebook's code cells for `.ipynb`).
 
     Raises OSError when the file cannot be read and NotebookError for a broken notebook.
     """
-    data = path.read_bytes()
+    data = read_bounded(path)
     if path.suffix != ".ipynb":
         return decode(data), None
-    return notebook_source(data.decode("utf-8", errors="replace"))
+    return notebook_source(data.decode("utf-8-sig", errors="replace"))
 
 
 def source_from_text(

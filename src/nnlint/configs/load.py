@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import re
 
 import yaml
@@ -56,9 +57,10 @@ def load_yaml(text: str) -> list[Node]:
     finally:
         loader.dispose()
     documents = []
+    builder = _YamlBuilder()  # one budget for every document of the file
     for root in roots:
         try:
-            documents.append(_YamlBuilder().build(root, (), root.start_mark, 0))
+            documents.append(builder.build(root, (), root.start_mark, 0))
         except ConfigSyntaxError as error:  # point at the document, not deep inside it
             error.line, error.col = root.start_mark.line + 1, root.start_mark.column
             raise
@@ -114,7 +116,11 @@ class _YamlBuilder:
                 if self.count > MAX_NODES or depth > MAX_DEPTH:
                     raise ConfigSyntaxError("merge keys expand too far")
                 if isinstance(source, yaml.MappingNode):
-                    merged.extend(self._pairs(source, depth + 1))
+                    pairs = self._pairs(source, depth + 1)
+                    self.count += len(pairs)  # every merged pair is a value made
+                    if self.count > MAX_NODES:
+                        raise ConfigSyntaxError("merge keys expand too far")
+                    merged.extend(pairs)
         seen: set[object] = set()
         pairs = []
         for key_node, value_node in [*explicit, *merged]:
@@ -144,7 +150,16 @@ class _YamlBuilder:
 # -- JSON ------------------------------------------------------------------------------
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
-_LITERALS = {"true": True, "false": False, "null": None}
+# JSON's literals, and the special floats Python's json (and so Hugging Face's
+# trainer_state.json after a diverged run) writes.
+_LITERALS = {
+    "true": True,
+    "false": False,
+    "null": None,
+    "NaN": math.nan,
+    "Infinity": math.inf,
+    "-Infinity": -math.inf,
+}
 
 
 def load_json(text: str) -> Node:
@@ -216,7 +231,8 @@ class _JsonScanner:
             if self.text.startswith(word, offset):
                 return Node("scalar", literal, line, col, path), offset + len(word)
         match = _NUMBER.match(self.text, offset)
-        assert match is not None, "json.loads accepted what the scanner cannot read"
+        if match is None:
+            raise ConfigSyntaxError("unreadable value", line, col)
         number = match.group()
         value = float(number) if match.group(1) or match.group(2) else int(number)
         return Node("scalar", value, line, col, path), match.end()

@@ -54,6 +54,7 @@ class LayerClassifier:
         self.resolver = resolver
         self.module_name = module_name
         self.network_classes = network_classes
+        self._added_by_origin: dict[int, list[tuple[ast.expr, Scope]]] | None = None
 
     def classify(self, expr: ast.expr, scope: Scope, depth: int = 0) -> LayerSpec:
         origins = self.resolver.origins(expr, scope)
@@ -154,16 +155,27 @@ class LayerClassifier:
         layers_kw = keyword(call, "layers")
         if layers_kw is not None:
             items.extend(self.list_items(layers_kw, scope))
-        for site in self.resolver.collected.calls:
-            func = site.node.func
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in {"add", "add_module", "append", "extend"}
-                and site.node.args
-                and any(o.expr is call for o in self.resolver.origins(func.value, site.scope))
-            ):
-                items.append((site.node.args[-1], site.scope))
+        items.extend(self._added().get(id(call), []))
         return items
+
+    def _added(self) -> dict[int, list[tuple[ast.expr, Scope]]]:
+        """Layers added by `.add`/`.add_module`/`.append`/`.extend` calls, by the `id` of
+        the container they reach: found once per module, not once per network."""
+        if self._added_by_origin is None:
+            self._added_by_origin = {}
+            for site in self.resolver.collected.calls:
+                func = site.node.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and func.attr in {"add", "add_module", "append", "extend"}
+                    and site.node.args
+                ):
+                    for origin in {
+                        id(o.expr) for o in self.resolver.origins(func.value, site.scope)
+                    }:
+                        added = self._added_by_origin.setdefault(origin, [])
+                        added.append((site.node.args[-1], site.scope))
+        return self._added_by_origin
 
     def _is_list(self, expr: ast.expr, scope: Scope) -> bool:
         """True for a list/tuple/OrderedDict of layers (literal or through a name)."""

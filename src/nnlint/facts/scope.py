@@ -82,6 +82,7 @@ class Collector(ast.NodeVisitor):
         self.functions: dict[str, Scope] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.calls: list[CallSite] = []
+        self._training_calls: tuple[int, list[CallSite]] = (0, [])
         self._scope: Scope | None = None
         self._class: ClassInfo | None = None
         self._loops: list[Loop] = []
@@ -99,8 +100,12 @@ class Collector(ast.NodeVisitor):
 
     @property
     def training_calls(self) -> list[CallSite]:
-        """Calls outside unit tests: tests train toy models on purpose."""
-        return [site for site in self.calls if not site.scope.in_test]
+        """Calls outside unit tests: tests train toy models on purpose (filtered again only
+        when calls were added since)."""
+        if self._training_calls[0] != len(self.calls):
+            kept = [site for site in self.calls if not site.scope.in_test]
+            self._training_calls = (len(self.calls), kept)
+        return self._training_calls[1]
 
     def visit_Import(self, node: ast.Import) -> None:
         add_import(self.imports, node, self.module_name)
