@@ -52,6 +52,51 @@ def syntax_error(project: Project) -> Iterator[Hit]:
 
 
 @rule(
+    "NN001",
+    "unused-noqa",
+    severity="warning",
+    summary="A `# noqa` comment that suppresses nothing (off by default).",
+    default=False,
+)
+def unused_noqa(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Reports a `# noqa` comment on a line where no finding was suppressed: a bare `# noqa`
+    with nothing to silence, or codes of a `# noqa: NN101, NN105` that no longer fire there.
+    The engine reports it after the other rules (this rule itself checks nothing). Codes of
+    rules that did not run in this selection, and other tools' codes (`E501`), are never
+    reported. Off by default: a noqa can be needed by a finding that only a run over the
+    whole project shows (a model in `models.py` trained in `train.py`), so select it in a
+    full run (`nnlint --extend-select NN001 .`).
+
+    ## Why is this bad?
+    A stale suppression hides the next real finding on its line, and tells readers a
+    mistake is there that is not.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU())  # noqa: NN101
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU())
+    ```
+
+    ## Known limits
+    A finding at a multi-line statement is suppressed on its first line only, so a noqa on
+    another line of it is reported as unused.
+
+    ## Fix safety
+    No automatic fix.
+
+    ## References
+    - ruff's RUF100: https://docs.astral.sh/ruff/rules/unused-noqa/
+    """
+    return iter(())
+
+
+@rule(
     "NN002",
     "internal-error",
     severity="error",

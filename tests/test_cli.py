@@ -155,7 +155,7 @@ def test_bad_config_exits_2(tmp_path: Path) -> None:
     write(tmp_path, {"good.py": GOOD, "pyproject.toml": "[tool.nnlint]\nignore = 'NN101'\n"})
     result = run(tmp_path, "good.py")
     assert result.returncode == 2
-    assert "pyproject.toml::$.tool.nnlint.ignore:" in result.stderr
+    assert "pyproject.toml:2: $.tool.nnlint.ignore: expected a list" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -254,3 +254,28 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert ci[0] == "#!/usr/bin/env bash"
     assert "set -euo pipefail" in ci
     assert ci[-1] == command
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--select", "NN999"], "unknown rule selector `NN999`; did you mean `NN909`?"),
+        (["--select=NN1,NN99X"], "unknown rule selector `NN99X`"),
+        (["--select="], "expected rule codes or prefixes, got nothing"),
+        (["--ignore", "E501"], "unknown rule selector `E501`; did you mean `NN501`?"),
+        (["--extend-select", "NN8"], "unknown rule selector `NN8`"),
+    ],
+)
+def test_unknown_selector_is_a_usage_error(tmp_path: Path, args: list[str], expected: str) -> None:
+    """A typo in a selector must not switch linting off: exit 2 with a did-you-mean."""
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, *args, "bad.py")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert expected in result.stderr
+
+
+@pytest.mark.parametrize("selector", ["ALL", "NN", "NN1", "NN10", "NN101", "nn101"])
+def test_known_selectors_are_accepted(tmp_path: Path, selector: str) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    assert run(tmp_path, "--select", selector, "bad.py").returncode == 1

@@ -18,17 +18,21 @@ from nnlint.findings import SEVERITIES
 from nnlint.fixes import apply_fixes
 from nnlint.probe.command import positive_seconds, probe_options
 from nnlint.report import FORMATS, MACHINE_FORMATS, render, statistics, summary, write_output
-from nnlint.rules import CODE_PATTERN, all_rules, rule_by_code
+from nnlint.rules import all_rules, rule_by_code, unknown_selector
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 MAX_FIX_ROUNDS = 10
 
 
 def _codes(value: str) -> list[str]:
+    """A comma-separated list of rule codes or prefixes; an unknown one is a usage error
+    (exit 2), so that a typo cannot switch linting off."""
     codes = [c.strip().upper() for c in value.split(",") if c.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError("expected rule codes or prefixes, got nothing")
     for code in codes:
-        if code != "ALL" and not CODE_PATTERN.fullmatch(code):
-            raise argparse.ArgumentTypeError(f"invalid rule selector: {code!r}")
+        if problem := unknown_selector(code):
+            raise argparse.ArgumentTypeError(problem)
     return codes
 
 

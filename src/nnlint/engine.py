@@ -25,14 +25,15 @@ from nnlint.configs.select import read_for_run, worth_parsing
 from nnlint.discover import absolute, discover, relative_to_root
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
-from nnlint.noqa import file_exempt, suppressed
+from nnlint.noqa import directives, unknown_codes, unused
 from nnlint.notebook import CellMap, NotebookError
 from nnlint.prefilter import imports_ml_framework
 from nnlint.project import Project, module_name
-from nnlint.rules import Hit, Rule, all_rules, matches, rule_by_code
+from nnlint.rules import Hit, Rule, all_rules, closest_code, matches, rule_by_code
 from nnlint.source import SourceFile, read_source, read_text, source_from_text
 
 INTERNAL_ERROR = "NN002"
+UNUSED_NOQA = "NN001"
 # Findings on a module that the modules importing it can make moot.
 USER_CONTEXT_CODES = frozenset({"NN101"})
 _REPORT_IT = "this is a bug in nnlint: run with --verbose and report the traceback"
@@ -426,6 +427,7 @@ def analyse(
             results[source.display].unreadable = f"{source.display}: too deeply nested to analyse"
     project = Project(modules, [s for s in sources if s.problem is not None], configs)
     by_path = {s.display: s for s in sources}
+    used: dict[str, set[tuple[int, str]]] = {s.display: set() for s in sources}
     for rule in enabled_rules(settings):
         try:
             hits = list(rule.check(project))
@@ -435,9 +437,10 @@ def analyse(
         for hit in hits:
             source = by_path.get(hit.path)
             if hit.path in results and (
-                source is None or not _suppressed(hit, rule.code, source, settings)
+                source is None or not _suppressed(hit, rule.code, source, settings, used)
             ):
                 results[hit.path].findings.append(_finding(rule, hit, source))
+    _check_noqa(sources, results, settings, used)
     for display, wanted in project.wanted.items():
         if display in results:
             results[display].wanted = sorted(wanted)
@@ -513,13 +516,65 @@ def _characters(source: SourceFile, line: int, col: int) -> tuple[int, int]:
     return line, col
 
 
-def _suppressed(hit: Hit, code: str, source: SourceFile, settings: Settings) -> bool:
-    if file_exempt(source.text):
+def _suppressed(
+    hit: Hit, code: str, source: SourceFile, settings: Settings, used: dict[str, set]
+) -> bool:
+    found = directives(source.text, not is_config_path(source.path))
+    if found.file_covers(code):
         return True
     for pattern, codes in settings.per_file_ignores.items():
         if _path_matches(source.path, pattern, settings) and matches(code, codes):
             return True
-    return suppressed(source.line_text(hit.position[0]), code)
+    if found.line_covers(hit.position[0], code):
+        used[source.display].add((hit.position[0], code))
+        return True
+    return False
+
+
+def _typo(source: SourceFile, line: int, code: str) -> str:
+    guess = closest_code(code)
+    cell, line, _ = source.position(line, 0)
+    where = f"{source.display}:{'' if cell is None else f'cell {cell}:'}{line}"
+    return f"{where}: {code}" + (f" (did you mean {guess}?)" if guess else "")
+
+
+def _check_noqa(
+    sources: list[SourceFile],
+    results: dict[str, FileResult],
+    settings: Settings,
+    used: dict[str, set[tuple[int, str]]],
+) -> None:
+    """A note for each noqa code that names no rule, and, when NN001 is selected, an NN001
+    finding for each noqa comment that suppressed nothing."""
+    known = frozenset(r.code for r in all_rules())
+    checked = frozenset(r.code for r in enabled_rules(settings))
+    meta = rule_by_code(UNUSED_NOQA)
+    for source in sources:
+        result = results.get(source.display)
+        if result is None or source.problem is not None:
+            continue
+        found = directives(source.text, not is_config_path(source.path))
+        typos = [_typo(source, d.line, c) for d, c in unknown_codes(found, known)]
+        if typos and result.note is None:
+            result.note = (
+                f"unknown rule code in `# noqa` (it suppresses nothing): {'; '.join(typos)}"
+            )
+        if meta is None or UNUSED_NOQA not in checked:
+            continue
+        for directive, message in unused(found, used[source.display], checked):
+            cell, line, col = source.position(directive.line, directive.col)
+            result.findings.append(
+                Finding(
+                    source.display,
+                    line,
+                    col,
+                    meta.code,
+                    message,
+                    meta.severity,
+                    "remove it, or the codes that no longer apply",
+                    cell,
+                )
+            )
 
 
 def _path_matches(path: Path, pattern: str, settings: Settings) -> bool:
