@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -23,8 +24,8 @@ from nnlint.engine import Report
 from nnlint.findings import Finding
 from nnlint.junit import junit
 from nnlint.report import github_annotation
-from nnlint.rules import rule_by_code
-from nnlint.sarif import doc_section
+from nnlint.rules import rule_by_code, rule_url
+from nnlint.sarif import doc_section, plain_text
 from tests.test_cli import run
 
 DATA = Path(__file__).parent / "data"
@@ -105,7 +106,7 @@ FORMATS = {
     "sarif": "report.sarif",
     "junit": "junit.xml",
 }
-SUMMARY = "Found 3 findings in 3 files.\n"
+SUMMARY = "Found 3 findings in 2 files.\n"  # 3 files checked, findings in 2
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:
@@ -198,9 +199,13 @@ def test_sarif_rules_carry_the_rule_docs(project: Path) -> None:
         assert descriptor["shortDescription"] == {"text": rule.summary}
         assert descriptor["fullDescription"]["markdown"] == doc_section(rule.doc, "What it does")
         assert "\n" not in descriptor["fullDescription"]["text"]
-        assert descriptor["help"] == {"text": rule.doc, "markdown": rule.doc}
+        assert descriptor["help"] == {"text": plain_text(rule.doc), "markdown": rule.doc}
+        assert "```" not in descriptor["help"]["text"]
+        assert "## " not in descriptor["help"]["text"]
+        assert descriptor["helpUri"] == rule_url(rule.code)
+        assert descriptor["helpUri"].endswith(f"docs/rules.md#{rule.code.lower()}-{rule.name}")
         level = {"error": "error", "warning": "warning", "info": "note"}[rule.severity]
-        assert descriptor["defaultConfiguration"] == {"level": level}
+        assert descriptor["defaultConfiguration"] == {"level": level, "enabled": rule.default}
     for result in log["runs"][0]["results"]:
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
 
@@ -226,17 +231,121 @@ def test_paths_are_relative_to_the_git_work_tree(tmp_path: Path) -> None:
 def test_github_escapes_messages_and_properties() -> None:
     finding = Finding("odd:name,1.py", 3, 4, "NN101", "100% sure: a, b\nnext\r\nline", "info")
     assert github_annotation(finding, finding.path) == (
-        "::notice file=odd%3Aname%2C1.py,line=3,col=5,title=nnlint (NN101)"
+        "::notice file=odd%3Aname%2C1.py,line=3,col=5,endLine=3,endColumn=6,title=nnlint (NN101)"
         "::100%25 sure: a, b%0Anext%0D%0Aline"
     )
 
 
 def test_github_names_the_notebook_cell() -> None:
     finding = Finding("nb.ipynb", 2, 0, "NN102", "softmax", "error", "return logits", cell=4)
-    assert github_annotation(finding, "nb.ipynb") == (
-        "::error file=nb.ipynb,line=2,col=1,title=nnlint (NN102)"
+    where = {"startLine": 40, "startColumn": 6, "endLine": 40, "endColumn": 9}
+    assert github_annotation(finding, "nb.ipynb", where) == (
+        "::error file=nb.ipynb,line=40,col=6,endLine=40,endColumn=9,title=nnlint (NN102)"
         "::cell 4, line 2: softmax; return logits"
     )
+
+
+@pytest.mark.parametrize("fmt", ["github", "sarif"])
+def test_notebook_locations_land_on_the_cell_source_in_the_ipynb(project: Path, fmt: str) -> None:
+    """A notebook finding points at its own line and column of the `.ipynb` JSON text, where
+    GitHub shows annotations and code scanning alerts."""
+    result = run(project, "--output-format", fmt, "notebooks/first look.ipynb")
+    if fmt == "github":
+        found = re.search(r"line=(\d+),col=(\d+),endLine=(\d+),endColumn=(\d+)", result.stdout)
+        assert found, result.stdout
+        line, col, end_line, end_col = map(int, found.groups())
+    else:
+        region = json.loads(result.stdout)["runs"][0]["results"][0]["locations"][0]
+        region = region["physicalLocation"]["region"]
+        line, col = region["startLine"], region["startColumn"]
+        end_line, end_col = region["endLine"], region["endColumn"]
+    text = (project / "notebooks" / "first look.ipynb").read_text("utf-8").splitlines()
+    assert end_line == line
+    assert text[line - 1][col - 1 : end_col - 1] == "nn.Tanh()"
+
+
+def test_sarif_fingerprints_survive_lines_moving(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": PROJECT["pyproject.toml"], "train.py": TRAIN})
+
+    def results() -> list[tuple[str, int]]:
+        log = json.loads(run(tmp_path, "--no-cache", "--output-format", "sarif", ".").stdout)
+        return [
+            (
+                r["partialFingerprints"]["nnlint/v1"],
+                r["locations"][0]["physicalLocation"]["region"]["startLine"],
+            )
+            for r in log["runs"][0]["results"]
+        ]
+
+    before = results()
+    (tmp_path / "train.py").write_text("# a comment\n\n" + TRAIN, encoding="utf-8")
+    after = results()
+    assert [p for p, _ in before] == [p for p, _ in after]
+    assert len({p for p, _ in before}) == len(before)
+    assert [line + 2 for _, line in before] == [line for _, line in after]
+
+
+def test_sarif_and_json_carry_the_fix(project: Path) -> None:
+    log = json.loads(run(project, "--output-format", "sarif", "train.py").stdout)
+    fixed = [r for r in log["runs"][0]["results"] if r["ruleId"] == "NN102"]
+    assert fixed[0]["fixes"] == [
+        {
+            "description": {
+                "text": "remove the activation before the loss (unsafe: changes what the model "
+                "computes)"
+            },
+            "artifactChanges": [
+                {
+                    "artifactLocation": {"uri": "train.py", "uriBaseId": "%SRCROOT%"},
+                    "replacements": [
+                        {
+                            "deletedRegion": {
+                                "startLine": 9,
+                                "startColumn": 1,
+                                "endLine": 10,
+                                "endColumn": 1,
+                            },
+                            "insertedContent": {"text": ""},
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+    items = json.loads(run(project, "--output-format", "json", "train.py").stdout)
+    assert [item["fix"] for item in items] == [
+        None,
+        {
+            "applicability": "unsafe",
+            "message": "remove the activation before the loss",
+            "edits": [
+                {
+                    "content": "",
+                    "location": {"row": 9, "column": 1},
+                    "end_location": {"row": 10, "column": 1},
+                }
+            ],
+        },
+    ]
+
+
+def test_json_has_the_fields_ruff_users_parse(project: Path) -> None:
+    items = json.loads(run(project, "--output-format", "json", ".").stdout)
+    for item in items:
+        assert {"code", "message", "location", "end_location", "filename", "fix", "url"} <= set(
+            item
+        )
+        assert item["noqa_row"] == item["location"]["row"]
+        assert item["help"] not in item["message"]
+        assert item["url"] == rule_url(item["code"])
+        start, end = item["location"], item["end_location"]
+        assert (end["row"], end["column"]) > (start["row"], start["column"])
+
+
+def test_full_underlines_the_whole_span(project: Path) -> None:
+    lines = run(project, "--output-format", "full", "train.py").stdout.splitlines()
+    at = lines.index("  7 |     nn.Sigmoid(),")
+    assert lines[at + 1] == "    |     " + "^" * len("nn.Sigmoid()")
 
 
 def test_junit_is_well_formed(project: Path) -> None:

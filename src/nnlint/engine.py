@@ -26,7 +26,7 @@ from nnlint.discover import absolute, discover, relative_to_root
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
 from nnlint.noqa import directives, unknown_codes, unused
-from nnlint.notebook import CellMap, NotebookError
+from nnlint.notebook import CellMap, NotebookError, notebook_source
 from nnlint.prefilter import imports_ml_framework
 from nnlint.project import Project, module_name
 from nnlint.rules import Hit, Rule, all_rules, closest_code, matches, rule_by_code
@@ -126,9 +126,15 @@ def lint(
 
 def lint_text(text: str, display: str, settings: Settings) -> Report:
     """Lint one file's text given on its own (standard input), shown as `display`."""
+    cells = None
+    if display.endswith(".ipynb"):
+        try:
+            text, cells = notebook_source(text)
+        except NotebookError as error:
+            return Report(unreadable=[f"{display}: {error}"])
     with _gc_paused():
         report = Report(files=1)
-        results, sources = analyse([FileInput(Path(display), display, text)], settings)
+        results, sources = analyse([FileInput(Path(display), display, text, cells)], settings)
         report.sources = sources
         for result in results:
             report.findings.extend(result.findings)
@@ -493,19 +499,37 @@ def _internal_error(rule: Rule, project: Project, results: dict[str, FileResult]
 
 
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:
-    cell, line, col = None, *hit.position
+    cell, (line, col), (end_line, end_col) = None, hit.position, _end(hit)
     related: tuple[tuple[int, int], ...] = ()
     if source is not None:
         line, col = _characters(source, line, col)
+        end_line, end_col = _characters(source, end_line, end_col)
         related = tuple(_characters(source, *_start(node)) for node in hit.related)
         cell, line, col = source.position(line, col)
+        end_line = source.position(end_line, end_col)[1]
     return Finding(
-        hit.path, line, col, rule.code, hit.message, rule.severity, hit.help, cell, related
+        hit.path,
+        line,
+        col,
+        rule.code,
+        hit.message,
+        rule.severity,
+        hit.help,
+        cell,
+        related,
+        end_line,
+        end_col,
     )
 
 
 def _start(node: object) -> tuple[int, int]:
     return getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+
+
+def _end(hit: Hit) -> tuple[int, int]:
+    """Where the hit's node ends (its start when it has no end)."""
+    end = getattr(hit.node, "end_lineno", None), getattr(hit.node, "end_col_offset", None)
+    return end if None not in end else hit.position
 
 
 def _characters(source: SourceFile, line: int, col: int) -> tuple[int, int]:

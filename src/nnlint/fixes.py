@@ -14,68 +14,17 @@ import ast
 import difflib
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from nnlint.findings import Finding
+from nnlint.fixable import Fixer, fixer_for
+from nnlint.notebook import CellMap, NotebookError, notebook_source, with_fixed_code
 
 Position = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Fixer:
-    """How one kind of finding is fixed: its title, whether it is safe, which findings of
-    the code it applies to (by message), and the rewrite."""
-
-    code: str
-    title: str
-    safe: bool
-    applies: Callable[[Finding], bool]
-    kind: str
-
-
-FIXERS = (
-    Fixer(
-        "NN102",
-        "remove the activation before the loss",
-        False,
-        lambda f: "fed to cross-entropy" in f.message or "BCEWithLogitsLoss" in f.message,
-        "remove-activation",
-    ),
-    Fixer(
-        "NN202",
-        "shuffle the training data",
-        True,
-        lambda f: f.message.startswith(("training DataLoader", "fit(..., shuffle=False)")),
-        "shuffle",
-    ),
-    Fixer(
-        "NN303",
-        "clear the gradients at the top of the training loop",
-        True,
-        lambda f: "never resets" in f.message,
-        "zero-grad",
-    ),
-    Fixer("NN402", "use AdamW (decoupled weight decay)", False, lambda f: True, "adamw"),
-    Fixer(
-        "NN110",
-        "use BCEWithLogitsLoss on the logits",
-        False,
-        lambda f: bool(f.related),
-        "logits-loss",
-    ),
-)
-
-
-def fixer_for(finding: Finding) -> Fixer | None:
-    """The fixer of a finding, if it has one (never in notebooks)."""
-    if finding.cell is not None:
-        return None
-    return next((x for x in FIXERS if x.code == finding.code and x.applies(finding)), None)
 
 
 @dataclass
@@ -107,9 +56,12 @@ def _fix_file(
     try:
         data = path.read_bytes()
         text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        notebook = _notebook_code(text, todo) if path.suffix == ".ipynb" else None
+    except (OSError, UnicodeDecodeError, NotebookError) as error:
         outcome.problems.append(f"{path}: not fixed: {error}")
         return
+    if notebook is not None:
+        document, (text, cells, todo) = text, notebook
     try:
         wrapper = MetadataWrapper(cst.parse_module(text))
         targets = {(f.line, f.col): x.kind for f, x in todo}
@@ -141,8 +93,26 @@ def _fix_file(
             )
         )
     )
+    if write and notebook is not None:
+        try:
+            fixed = with_fixed_code(document, cells, text, fixed)
+        except NotebookError as error:
+            outcome.problems.append(f"{path}: not fixed: {error}")
+            return
     if write:
         write_atomically(path, fixed)
+
+
+def _notebook_code(
+    data: str, todo: list[tuple[Finding, Fixer]]
+) -> tuple[str, CellMap, list[tuple[Finding, Fixer]]]:
+    """A notebook's joined code, its cells, and the findings placed in the joined code."""
+    text, cells = notebook_source(data)
+    placed = [
+        (replace(f, line=cells.global_line(f.cell, f.line), cell=None) if f.cell else f, x)
+        for f, x in todo
+    ]
+    return text, cells, placed
 
 
 def write_atomically(path: Path, text: str) -> None:

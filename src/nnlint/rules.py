@@ -14,6 +14,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from nnlint.project import Project
 
+# Where nnlint is published (also `[project.urls]` in pyproject.toml and the README's
+# install commands; a test keeps them in step), and its rule reference, one section per rule.
+REPOSITORY = "https://github.com/nnlint/nnlint"
+RULES_DOC = f"{REPOSITORY}/blob/main/docs/rules.md"
+
 DOC_HEADINGS = (
     "What it does",
     "Why is this bad?",
@@ -104,6 +109,17 @@ def all_rules() -> tuple[Rule, ...]:
 
 def rule_by_code(code: str) -> Rule | None:
     return next((r for r in all_rules() if r.code == code.upper()), None)
+
+
+def rule_anchor(rule: Rule) -> str:
+    """The GitHub anchor of the rule's section in docs/rules.md (`## NN101 name`)."""
+    return f"{rule.code}-{rule.name}".lower()
+
+
+def rule_url(code: str) -> str | None:
+    """The URL of a rule's documentation (None for an unknown code)."""
+    rule = rule_by_code(code)
+    return f"{RULES_DOC}#{rule_anchor(rule)}" if rule else None
 
 
 def closest_code(text: str) -> str | None:
