@@ -21,8 +21,7 @@ def _section(rule: Rule) -> str:
         when = f"**Off by default**: select it with `--extend-select {rule.code}`."
     doc = re.sub(r"^## ", "#### ", rule.doc, flags=re.MULTILINE)
     return (
-        f"## {rule.code} {rule.name}\n\n"
-        f"{rule.summary} Severity: {rule.severity}. {when}\n\n{doc}\n"
+        f"## {rule.code} {rule.name}\n\n{rule.summary} Severity: {rule.severity}. {when}\n\n{doc}\n"
     )
 
 
