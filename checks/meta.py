@@ -55,7 +55,7 @@ def syntax_error(project: Project) -> Iterator[Hit]:
     "NN001",
     "unused-noqa",
     severity="warning",
-    summary="A `# noqa` comment that suppresses nothing (off by default).",
+    summary="A `# noqa` comment that suppresses nothing.",
     default=False,
 )
 def unused_noqa(project: Project) -> Iterator[Hit]:

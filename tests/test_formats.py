@@ -24,8 +24,10 @@ from nnlint.engine import Report
 from nnlint.findings import Finding
 from nnlint.junit import junit
 from nnlint.report import github_annotation
+from nnlint.rule_docs import markdown
 from nnlint.rules import rule_by_code, rule_url
 from nnlint.sarif import doc_section, plain_text
+from tests.conftest import ROOT, nnlint_command
 from tests.test_cli import run
 
 DATA = Path(__file__).parent / "data"
@@ -460,3 +462,93 @@ def test_exit_code_errors_win_over_exit_zero() -> None:
     assert exit_code(broken, exit_zero=True) == 2
     assert exit_code(Report(files=0, unreadable=["a.py: cannot read"]), exit_zero=True) == 2
     assert exit_code(Report(findings=[_finding("error")], files=1), exit_zero=True) == 0
+
+
+ODD_NAME = os.fsdecode(b"bad\xff name.py")  # not UTF-8: Python keeps the byte as a surrogate
+
+
+@pytest.fixture(scope="module")
+def odd_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("odd")
+    write(folder, {"pyproject.toml": PROJECT["pyproject.toml"]})
+    try:
+        (folder / ODD_NAME).write_text(TRAIN, encoding="utf-8")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    return folder
+
+
+def run_bytes(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*nnlint_command(), *args],
+        cwd=cwd,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_non_utf8_file_names_do_not_crash_any_format(odd_project: Path, fmt: str) -> None:
+    result = run_bytes(odd_project, "--no-cache", "--output-format", fmt, ".")
+    assert result.returncode == 1, result.stderr
+    assert b"Traceback" not in result.stderr
+    if fmt in ("json", "sarif"):
+        json.loads(result.stdout)
+    if fmt == "junit":
+        ET.fromstring(result.stdout)
+    if fmt == "concise":  # the name's own bytes, so the user can open the file
+        assert result.stdout.startswith(b"bad\xff name.py:7:5: NN101 ")
+    to_file = run_bytes(odd_project, "--no-cache", "--output-format", fmt, "-o", "out", ".")
+    assert to_file.returncode == 1, to_file.stderr
+    assert (odd_project / "out").read_bytes().strip()
+
+
+def test_sarif_uri_of_a_non_utf8_name_is_its_percent_encoded_bytes(odd_project: Path) -> None:
+    log = json.loads(run_bytes(odd_project, "--no-cache", "--output-format", "sarif", ".").stdout)
+    location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "bad%FF%20name.py"
+
+
+def test_strict_ascii_stdout_does_not_crash(project: Path) -> None:
+    result = run_bytes(project, "notebooks", PYTHONIOENCODING="ascii:strict")
+    assert result.returncode == 1, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert result.stdout.isascii()
+
+
+def test_output_to_a_device_writes_it_in_place(project: Path) -> None:
+    devnull = Path(os.devnull)
+    if not devnull.is_char_device():
+        pytest.skip("no character device to write to")
+    before = devnull.stat()
+    result = run(project, "--output-format", "json", "-o", os.devnull, ".")
+    assert result.returncode == 1, result.stderr
+    after = devnull.stat()
+    assert devnull.is_char_device()
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_output_through_a_symlink_replaces_the_file_it_points_to(
+    project: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert run(project, "--output-format", "json", "-o", str(link), ".").returncode == 1
+    assert link.is_symlink()
+    assert json.loads(target.read_text("utf-8"))
+
+
+def test_output_to_a_folder_is_refused(project: Path, tmp_path: Path) -> None:
+    result = run(project, "-o", str(tmp_path), ".")
+    assert result.returncode == 2
+    assert f"cannot write {tmp_path}: it is a folder" in result.stderr
+
+
+def test_rule_reference_is_current() -> None:
+    """docs/rules.md (where helpUri and url point) is what `python -m nnlint.rule_docs`
+    generates from the registry."""
+    assert (ROOT / "docs" / "rules.md").read_text("utf-8") == markdown()

@@ -20,7 +20,6 @@ from nnlint.engine import Report
 from nnlint.findings import Finding
 from nnlint.fix_edits import Edit, fix_edits
 from nnlint.fixable import fixer_for
-from nnlint.junit import junit
 from nnlint.rules import rule_by_code, rule_url
 from nnlint.sarif import cell_text, end_of, notebook_positions, region, repo_path, sarif
 
@@ -178,6 +177,12 @@ def statistics(report: Report, fmt: str) -> str:
     return "".join(f"{row['count']:>{width}}  {row['code']}  {row['name']}\n" for row in rows)
 
 
+def _junit(report: Report) -> str:
+    from nnlint.junit import junit  # noqa: PLC0415 - xml.etree only for this format
+
+    return junit(report)
+
+
 FORMATS: dict[str, Callable[[Report], str]] = {
     "concise": concise,
     "full": full,
@@ -185,7 +190,7 @@ FORMATS: dict[str, Callable[[Report], str]] = {
     "json-lines": json_lines,
     "github": github,
     "sarif": sarif,
-    "junit": junit,
+    "junit": _junit,
 }
 MACHINE_FORMATS = frozenset({"json", "json-lines", "sarif", "junit"})
 
