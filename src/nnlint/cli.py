@@ -24,7 +24,6 @@ CACHE_DIR = ".nnlint_cache"
 STDIN = Path("-")
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-PROBE_INSTALL = "python -m pip install torch, or nnlint[probe]"
 MAX_FIX_ROUNDS = 10
 
 
@@ -130,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only the findings and errors: no summary line, no notes",
     )
-    probe = parser.add_argument_group(f"runtime probe (needs torch: {PROBE_INSTALL})")
+    probe = parser.add_argument_group("runtime probe (needs torch: python -m pip install torch)")
     probe.add_argument(
         "--probe",
         nargs="?",
