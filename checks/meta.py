@@ -61,13 +61,13 @@ def syntax_error(project: Project) -> Iterator[Hit]:
 def unused_noqa(project: Project) -> Iterator[Hit]:
     """
     ## What it does
-    Reports a `# noqa` comment on a line where no finding was suppressed: a bare `# noqa`
-    with nothing to silence, or codes of a `# noqa: NN101, NN105` that no longer fire there.
-    The engine reports it after the other rules (this rule itself checks nothing). Codes of
-    rules that did not run in this selection, and other tools' codes (`E501`), are never
-    reported. Off by default: a noqa can be needed by a finding that only a run over the
-    whole project shows (a model in `models.py` trained in `train.py`), so select it in a
-    full run (`nnlint --extend-select NN001 .`).
+    Reports nnlint codes in a `# noqa: NN101, NN105` comment that suppressed nothing on
+    their line, and, as ruff does for "non-enabled" codes, codes of rules this run did not
+    select. The engine reports it after the other rules (this rule itself checks nothing). A
+    bare `# noqa` (it may be there for another linter), other tools' codes (`E501`) and the
+    probe's codes are never reported. Off by default: a noqa can be needed by a finding
+    that only a run over the whole project shows (a model in `models.py` trained in
+    `train.py`), so select it in a full run (`nnlint --extend-select NN001 .`).
 
     ## Why is this bad?
     A stale suppression hides the next real finding on its line, and tells readers a

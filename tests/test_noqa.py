@@ -152,23 +152,38 @@ def test_unused_noqa_nn001_on_a_used_line(lint_text, comment: str, message: str 
 @pytest.mark.parametrize(
     ("comment", "message"),
     [
-        ("  # noqa", "unused blanket `noqa` directive"),
+        ("  # noqa", None),  # a bare noqa may be another linter's
+        ("  # noqa: E501", None),
+        ("  # noqa: NN908", None),  # the probe's codes are not judged statically
+        ("  # noqa: NN001", None),
         ("  # noqa: NN101", "unused `noqa` code: NN101"),
         ("  # noqa: NN101, NN102", "unused `noqa` codes: NN101, NN102"),
     ],
 )
-def test_unused_noqa_nn001_on_a_clean_line(lint_text, comment: str, message: str) -> None:
+def test_unused_noqa_nn001_on_a_clean_line(lint_text, comment: str, message: str | None) -> None:
     text = TEMPLATE.format(comment="").replace("nn.Linear(10, 32),", f"nn.Linear(10, 32),{comment}")
     report = lint_text(text, extend_select=["NN001"])
+    found = [(f.code, f.line, f.message) for f in report.findings if f.code == "NN001"]
+    assert found == ([("NN001", 4, message)] if message else [])
+    assert [f.code for f in report.findings if f.code != "NN001"] == ["NN101"]
+
+
+def test_unused_noqa_reports_codes_of_rules_not_selected(lint_text) -> None:
+    """As ruff's RUF100 does for "non-enabled" codes."""
+    report = lint_text(TEMPLATE.format(comment="  # noqa: NN101"), select=["NN001", "NN2"])
     assert [(f.code, f.line, f.message) for f in report.findings] == [
-        ("NN001", 4, message),
-        ("NN101", 5, report.findings[1].message),
+        ("NN001", 5, "unused `noqa` code: NN101 (not selected)")
     ]
 
 
-def test_unused_noqa_ignores_codes_of_rules_that_did_not_run(lint_text) -> None:
-    report = lint_text(TEMPLATE.format(comment="  # noqa: NN101"), select=["NN001", "NN2"])
-    assert report.findings == []
+@pytest.mark.parametrize("header", ["# nnlint: noqa\n", "# nnlint: noqa: NN001\n"])
+def test_unused_noqa_can_itself_be_suppressed(lint_text, header: str) -> None:
+    text = header + TEMPLATE.format(comment="").replace(
+        "nn.Linear(10, 32),", "nn.Linear(10, 32),  # noqa: NN101"
+    )
+    assert [f.code for f in lint_text(text, extend_select=["NN001"]).findings] == (
+        [] if header == "# nnlint: noqa\n" else ["NN101"]
+    )
 
 
 def test_unknown_noqa_code_is_a_note_with_did_you_mean(lint_text) -> None:

@@ -571,6 +571,7 @@ def _check_noqa(
     """A note for each noqa code that names no rule, and, when NN001 is selected, an NN001
     finding for each noqa comment that suppressed nothing."""
     known = frozenset(r.code for r in all_rules())
+    static = frozenset(r.code for r in all_rules() if not r.runtime) - {UNUSED_NOQA}
     checked = frozenset(r.code for r in enabled_rules(settings))
     meta = rule_by_code(UNUSED_NOQA)
     for source in sources:
@@ -585,7 +586,10 @@ def _check_noqa(
             )
         if meta is None or UNUSED_NOQA not in checked:
             continue
-        for directive, message in unused(found, used[source.display], checked):
+        for directive, message in unused(found, used[source.display], checked, static):
+            here = Hit(source.display, (directive.line, directive.col), message)
+            if _suppressed(here, UNUSED_NOQA, source, settings, used):
+                continue
             cell, line, col = source.position(directive.line, directive.col)
             result.findings.append(
                 Finding(

@@ -131,19 +131,19 @@ def unknown_codes(found: Directives, known: frozenset[str]) -> list[tuple[Direct
 
 
 def unused(
-    found: Directives, used: set[tuple[int, str]], checked: frozenset[str]
+    found: Directives, used: set[tuple[int, str]], checked: frozenset[str], static: frozenset[str]
 ) -> list[tuple[Directive, str]]:
-    """Line directives that suppressed nothing, with what to say: a bare `# noqa` with no
-    finding on its line, or the codes of a coded one that had none. Codes of rules that did
-    not run (`checked` holds those that did) cannot be judged and are left alone."""
+    """Line directives with nnlint codes that suppressed nothing, and what to say: codes of
+    rules that ran (`checked`) with no finding on the line, and, as ruff reports
+    "non-enabled" codes, codes of static rules this run did not select. A bare `# noqa`
+    (it may be another tool's), other tools' codes and the probe's are never judged."""
     out = []
     for directive in found.lines.values():
         codes_used = {code for line, code in used if line == directive.line}
-        if directive.codes is None:
-            if not codes_used:
-                out.append((directive, "unused blanket `noqa` directive"))
-            continue
-        idle = [c for c in directive.codes if c in checked and c not in codes_used]
-        if idle:
-            out.append((directive, f"unused `noqa` code{'s' * (len(idle) > 1)}: {', '.join(idle)}"))
+        idle = [c for c in directive.codes or () if c in checked and c not in codes_used]
+        off = [c for c in directive.codes or () if c in static and c not in checked]
+        if idle or off:
+            codes = [*idle, *(f"{c} (not selected)" for c in off)]
+            plural = "s" * (len(codes) > 1)
+            out.append((directive, f"unused `noqa` code{plural}: {', '.join(codes)}"))
     return out
