@@ -90,7 +90,7 @@ def test_full_format_shows_source_caret_and_help(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("bad.py:5:5: NN101 (hidden-sigmoid-or-tanh) [warning] ")
     assert lines[1] == "  5 |     nn.Sigmoid(),"
-    assert lines[2] == "    |     ^"
+    assert lines[2] == "    |     " + "^" * len("nn.Sigmoid()")
     assert lines[3].startswith("  help: ") and len(lines[3]) > len("  help: ")
 
 
@@ -106,9 +106,10 @@ def test_json_format(tmp_path: Path) -> None:
     assert item["severity"] == "warning"
     assert item["filename"] == "bad.py"
     assert item["location"] == {"row": 5, "column": 5}
-    assert item["message"] and item["help"]
+    assert item["end_location"] == {"row": 5, "column": 17}
+    assert item["message"] and item["help"] and item["help"] not in item["message"]
     concise = run(tmp_path, "bad.py").stdout
-    assert concise == f"bad.py:5:5: NN101 {item['message']}\n"
+    assert concise == f"bad.py:5:5: NN101 {item['message']}; {item['help']}\n"
 
 
 def test_json_format_without_findings_is_an_empty_list(tmp_path: Path) -> None:

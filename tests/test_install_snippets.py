@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from nnlint import __version__
+from nnlint.config import load_settings
 from nnlint.rules import REPOSITORY
 from tests.conftest import ROOT
 from tests.test_cli import BAD, write
@@ -144,3 +145,15 @@ def test_action_lint_and_sarif_steps_run(tmp_path: Path, source: str, expected: 
     assert codes["SARIF report"][0] == 0
     log = json.loads((temp / "nnlint.sarif").read_text("utf-8"))
     assert len(log["runs"][0]["results"]) == expected
+
+
+def test_readme_configuration_is_valid(tmp_path: Path) -> None:
+    """The README's `[tool.nnlint]` example passes validation as written (with the schema
+    file it names in place)."""
+    (toml,) = blocks("toml")
+    (tmp_path / "pyproject.toml").write_text(toml, encoding="utf-8")
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "train.schema.json").write_text("{}", encoding="utf-8")
+    settings = load_settings(tmp_path / "pyproject.toml")
+    assert settings.select == ["NN1", "NN2", "NN3"]
+    assert settings.extend_select == ["NN107"]
