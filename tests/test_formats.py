@@ -18,7 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from nnlint import __version__
+from nnlint import __version__, cli, report
 from nnlint.cli import exit_code
 from nnlint.engine import Report
 from nnlint.findings import Finding
@@ -552,3 +552,9 @@ def test_rule_reference_is_current() -> None:
     """docs/rules.md (where helpUri and url point) is what `python -m nnlint.rule_docs`
     generates from the registry."""
     assert (ROOT / "docs" / "rules.md").read_text("utf-8") == markdown()
+
+
+def test_the_command_line_offers_every_format() -> None:
+    """The CLI names the formats without importing the renderers (a fast `--version`)."""
+    assert tuple(report.FORMATS) == cli.FORMATS
+    assert set(report.FORMATS) > cli.MACHINE_FORMATS

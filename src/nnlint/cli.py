@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnlint import __version__
+from nnlint.cache import DEFAULT_DIR
 from nnlint.config import ConfigError, Settings, find_pyproject, load_settings
 from nnlint.findings import SEVERITIES
 from nnlint.rules import Rule, all_rules, rule_by_code, unknown_selector
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 # The output formats, named here so that `--version` and `--help` import no linting code.
 FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif", "junit")
 MACHINE_FORMATS = frozenset({"json", "json-lines", "sarif", "junit"})
-CACHE_DIR = ".nnlint_cache"
 STDIN = Path("-")
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument(
-        "--cache-dir", type=Path, help=f"cache folder (default: {CACHE_DIR} at the project root)"
+        "--cache-dir", type=Path, help=f"cache folder (default: {DEFAULT_DIR} at the project root)"
     )
     parser.add_argument(
         "--baseline", type=Path, metavar="FILE", help="report only findings not in FILE"
@@ -235,10 +235,10 @@ def _cache_dir(args: argparse.Namespace) -> Path | None:
     if args.no_cache:
         return None
     start = next((p for p in args.paths if p != STDIN and p.exists()), Path.cwd())
-    return args.cache_dir or project_root(start) / CACHE_DIR
+    return args.cache_dir or project_root(start) / DEFAULT_DIR
 
 
-def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace) -> Report | None:
+def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace) -> Report:
     """Apply fixes and lint again until nothing more is fixable (a fix can expose another:
     two softmax layers in a row), at most MAX_FIX_ROUNDS times; the last report."""
     from nnlint.fixes import apply_fixes  # noqa: PLC0415 - libcst only when fixing

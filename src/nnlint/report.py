@@ -192,7 +192,6 @@ FORMATS: dict[str, Callable[[Report], str]] = {
     "sarif": sarif,
     "junit": _junit,
 }
-MACHINE_FORMATS = frozenset({"json", "json-lines", "sarif", "junit"})
 
 
 def render(report: Report, fmt: str) -> str:
