@@ -48,7 +48,8 @@ def full(report: Report) -> str:
         out.append(f"{f.location}: {f.code}{name} [{f.severity}] {f.message}")
         if source:
             width = len(str(f.line))
-            end = f.end_col if f.end_line == f.line and f.end_col > f.col else len(source)
+            end_line, end_col = end_of(f)
+            end = end_col if end_line == f.line else len(source)
             out.append(f"  {f.line} | {source}")
             out.append(f"  {' ' * width} | {' ' * f.col}{'^' * max(end - f.col, 1)}")
         if f.help:
