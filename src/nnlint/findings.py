@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import total_ordering
 
 SEVERITIES = ("error", "warning", "info")
@@ -30,7 +30,19 @@ class Finding:
     end_col: int = 0
 
     def _key(self) -> tuple:
-        return (self.path, self.cell or 0, *(getattr(self, f.name) for f in fields(self)[1:]))
+        return (
+            self.path,
+            self.cell or 0,
+            self.line,
+            self.col,
+            self.code,
+            self.message,
+            self.severity,
+            self.help,
+            self.related,
+            self.end_line,
+            self.end_col,
+        )
 
     def __lt__(self, other: Finding) -> bool:
         return self._key() < other._key()
