@@ -52,6 +52,51 @@ def syntax_error(project: Project) -> Iterator[Hit]:
 
 
 @rule(
+    "NN001",
+    "unused-noqa",
+    severity="warning",
+    summary="A `# noqa` comment that suppresses nothing.",
+    default=False,
+)
+def unused_noqa(project: Project) -> Iterator[Hit]:
+    """
+    ## What it does
+    Reports nnlint codes in a `# noqa: NN101, NN105` comment that suppressed nothing on
+    their line, and, as ruff does for "non-enabled" codes, codes of rules this run did not
+    select. The engine reports it after the other rules (this rule itself checks nothing). A
+    bare `# noqa` (it may be there for another linter), other tools' codes (`E501`) and the
+    probe's codes are never reported. Off by default: a noqa can be needed by a finding
+    that only a run over the whole project shows (a model in `models.py` trained in
+    `train.py`), so select it in a full run (`nnlint --extend-select NN001 .`).
+
+    ## Why is this bad?
+    A stale suppression hides the next real finding on its line, and tells readers a
+    mistake is there that is not.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU())  # noqa: NN101
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU())
+    ```
+
+    ## Known limits
+    A finding at a multi-line statement is suppressed on its first line only, so a noqa on
+    another line of it is reported as unused.
+
+    ## Fix safety
+    No automatic fix.
+
+    ## References
+    - ruff's RUF100: https://docs.astral.sh/ruff/rules/unused-noqa/
+    """
+    return iter(())
+
+
+@rule(
     "NN002",
     "internal-error",
     severity="error",

@@ -90,7 +90,7 @@ def test_full_format_shows_source_caret_and_help(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("bad.py:5:5: NN101 (hidden-sigmoid-or-tanh) [warning] ")
     assert lines[1] == "  5 |     nn.Sigmoid(),"
-    assert lines[2] == "    |     ^"
+    assert lines[2] == "    |     " + "^" * len("nn.Sigmoid()")
     assert lines[3].startswith("  help: ") and len(lines[3]) > len("  help: ")
 
 
@@ -106,9 +106,10 @@ def test_json_format(tmp_path: Path) -> None:
     assert item["severity"] == "warning"
     assert item["filename"] == "bad.py"
     assert item["location"] == {"row": 5, "column": 5}
-    assert item["message"] and item["help"]
+    assert item["end_location"] == {"row": 5, "column": 17}
+    assert item["message"] and item["help"] and item["help"] not in item["message"]
     concise = run(tmp_path, "bad.py").stdout
-    assert concise == f"bad.py:5:5: NN101 {item['message']}\n"
+    assert concise == f"bad.py:5:5: NN101 {item['message']}; {item['help']}\n"
 
 
 def test_json_format_without_findings_is_an_empty_list(tmp_path: Path) -> None:
@@ -136,12 +137,21 @@ def test_bad_option_exits_2(tmp_path: Path, args: list[str]) -> None:
     assert "error" in result.stderr
 
 
-def test_missing_path_exits_2(tmp_path: Path) -> None:
+def test_missing_path_is_reported_and_the_rest_still_linted(tmp_path: Path) -> None:
     write(tmp_path, {"bad.py": BAD})
-    result = run(tmp_path, "bad.py", "missing.py")
+    result = run(tmp_path, "nosuch.py", "bad.py")
     assert result.returncode == 2
-    assert "missing.py: no such file or directory" in result.stderr
+    assert "nnlint: error: nosuch.py: no such file or directory" in result.stderr
+    assert codes(result.stdout) == [("bad.py", "NN101")]
+    assert "Found 1 finding in 1 file." in result.stderr
+
+
+def test_only_missing_paths_exit_2(tmp_path: Path) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, "nosuch.py")
+    assert result.returncode == 2
     assert result.stdout == ""
+    assert "nosuch.py: no such file or directory" in result.stderr
 
 
 def test_missing_config_file_exits_2(tmp_path: Path) -> None:
@@ -155,7 +165,7 @@ def test_bad_config_exits_2(tmp_path: Path) -> None:
     write(tmp_path, {"good.py": GOOD, "pyproject.toml": "[tool.nnlint]\nignore = 'NN101'\n"})
     result = run(tmp_path, "good.py")
     assert result.returncode == 2
-    assert "pyproject.toml::$.tool.nnlint.ignore:" in result.stderr
+    assert "pyproject.toml:2: $.tool.nnlint.ignore: expected a list" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -196,14 +206,20 @@ def test_explain_unknown_code_exits_2(tmp_path: Path) -> None:
     result = run(tmp_path, "--explain", "NN999")
     assert result.returncode == 2
     assert result.stdout == ""
-    assert "unknown rule 'NN999'" in result.stderr
+    assert "--explain NN999: unknown rule selector `NN999`; did you mean `NN909`?" in result.stderr
 
 
 def test_list_rules(tmp_path: Path) -> None:
     result = run(tmp_path, "--list-rules")
     assert result.returncode == 0
     rows = [line.split(maxsplit=2) for line in result.stdout.splitlines()]
-    assert [(r[0], r[1], r[2]) for r in rows] == [(r.code, r.name, r.summary) for r in all_rules()]
+    expected = [
+        (r.code, r.name, ("(off by default) " if not r.default else "") + r.summary)
+        for r in all_rules()
+    ]
+    assert [(r[0], r[1], r[2]) for r in rows] == expected
+    off = {r[0] for r in rows if r[2].startswith("(off by default)")}
+    assert {"NN001", "NN107", "NN110", "NN403", "NN502", "NN601"} <= off
 
 
 def test_list_rules_json(tmp_path: Path) -> None:
@@ -211,7 +227,14 @@ def test_list_rules_json(tmp_path: Path) -> None:
     assert result.returncode == 0
     items = json.loads(result.stdout)
     assert items == [
-        {"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary}
+        {
+            "code": r.code,
+            "name": r.name,
+            "severity": r.severity,
+            "summary": r.summary,
+            "default": r.default,
+            "runtime": r.runtime,
+        }
         for r in all_rules()
     ]
 
@@ -222,7 +245,7 @@ def test_syntax_error_is_nn000_and_other_files_are_still_linted(tmp_path: Path) 
     assert result.returncode == 1
     assert codes(result.stdout) == [("bad.py", "NN101"), ("broken.py", "NN000")]
     assert result.stdout.splitlines()[1].startswith("broken.py:3:7: NN000 cannot parse:")
-    assert "Found 2 findings in 3 files." in result.stderr
+    assert "Found 2 findings in 2 files." in result.stderr
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -254,3 +277,170 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert ci[0] == "#!/usr/bin/env bash"
     assert "set -euo pipefail" in ci
     assert ci[-1] == command
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--select", "NN999"], "unknown rule selector `NN999`; did you mean `NN909`?"),
+        (["--select=NN1,NN99X"], "unknown rule selector `NN99X`"),
+        (["--select="], "expected rule codes or prefixes, got nothing"),
+        (["--ignore", "E501"], "unknown rule selector `E501`; did you mean `NN501`?"),
+        (["--extend-select", "NN8"], "unknown rule selector `NN8`"),
+    ],
+)
+def test_unknown_selector_is_a_usage_error(tmp_path: Path, args: list[str], expected: str) -> None:
+    """A typo in a selector must not switch linting off: exit 2 with a did-you-mean."""
+    write(tmp_path, {"bad.py": BAD})
+    result = run(tmp_path, *args, "bad.py")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert expected in result.stderr
+
+
+@pytest.mark.parametrize("selector", ["ALL", "NN", "NN1", "NN10", "NN101", "nn101"])
+def test_known_selectors_are_accepted(tmp_path: Path, selector: str) -> None:
+    write(tmp_path, {"bad.py": BAD})
+    assert run(tmp_path, "--select", selector, "bad.py").returncode == 1
+
+
+def test_explain_and_list_rules_say_when_a_rule_is_off_by_default(tmp_path: Path) -> None:
+    off = run(tmp_path, "--explain", "NN107").stdout
+    assert "Off by default: select it with `--extend-select NN107`" in off
+    assert "On by default." in run(tmp_path, "--explain", "NN101").stdout
+
+
+def test_dash_reads_standard_input(tmp_path: Path) -> None:
+    write(tmp_path, {})
+    result = subprocess.run(
+        [*nnlint_command(), "-"],
+        input=BAD,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert codes(result.stdout) == [("-", "NN101")]
+
+
+@pytest.mark.parametrize("args", [["-q"], ["--quiet"]])
+def test_quiet_prints_only_the_findings(tmp_path: Path, args: list[str]) -> None:
+    write(tmp_path, {"bad.py": BAD, "good.py": GOOD})
+    result = run(tmp_path, *args, "bad.py")
+    assert result.returncode == 1
+    assert codes(result.stdout) == [("bad.py", "NN101")]
+    assert result.stderr == ""
+    clean = run(tmp_path, *args, "good.py")
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize("marker", ["pyproject.toml", ".git"])
+def test_cache_goes_to_the_project_root_from_a_subfolder(tmp_path: Path, marker: str) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bad.py").write_text(BAD, encoding="utf-8")
+    if marker == ".git":
+        (tmp_path / ".git").mkdir()
+    else:
+        (tmp_path / marker).write_text("[project]\nname = 'demo'\n", encoding="utf-8")
+    result = run(tmp_path / "src", ".")
+    assert result.returncode == 1
+    assert (tmp_path / ".nnlint_cache").is_dir()
+    assert not (tmp_path / "src" / ".nnlint_cache").exists()
+
+
+def test_summary_counts_the_files_with_findings(tmp_path: Path) -> None:
+    write(tmp_path, {"a.py": BAD, "b.py": BAD, "good.py": GOOD})
+    result = run(tmp_path, ".")
+    assert "Found 2 findings in 2 files." in result.stderr
+    one = run(tmp_path, "a.py", "good.py")
+    assert "Found 1 finding in 1 file." in one.stderr
+
+
+def _notebook(cells: list[list[str]], outputs: bool = False) -> str:
+    """A notebook with these code cells (each a list of source lines)."""
+    made = []
+    for lines in cells:
+        cell: dict[str, object] = {"cell_type": "code", "metadata": {}, "source": lines}
+        cell["execution_count"] = 1 if outputs else None
+        cell["outputs"] = (
+            [{"output_type": "stream", "name": "stdout", "text": ["ok\n"]}] if outputs else []
+        )
+        made.append(cell)
+    document = {"cells": made, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=1) + "\n"
+
+
+SIGMOID_CELL = ["model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 2))\n"]
+
+
+def test_notebook_from_stdin_is_linted_like_the_file(tmp_path: Path) -> None:
+    notebook = _notebook([["import torch.nn as nn\n"], ["\n", "\n", *SIGMOID_CELL]])
+    write(tmp_path, {"nb.ipynb": notebook})
+    from_file = run(tmp_path, "nb.ipynb")
+    assert from_file.returncode == 1
+    assert "nb.ipynb:cell 2:3:40: NN101 " in from_file.stdout
+    from_stdin = subprocess.run(
+        [*nnlint_command(), "--stdin-filename", "nb.ipynb", "-"],
+        input=notebook,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (from_stdin.returncode, from_stdin.stdout) == (1, from_file.stdout)
+
+
+def test_notebook_findings_sort_by_cell_then_line(tmp_path: Path) -> None:
+    cells = [["import torch.nn as nn\n"], ["\n", "\n", "\n", *SIGMOID_CELL]]
+    cells += [["x = 1\n"]] * 8 + [SIGMOID_CELL]  # cell 11, line 1
+    write(tmp_path, {"nb.ipynb": _notebook(cells)})
+    result = run(tmp_path, "nb.ipynb")
+    assert [line.split(": NN")[0] for line in result.stdout.splitlines()] == [
+        "nb.ipynb:cell 2:4:40",
+        "nb.ipynb:cell 11:1:40",
+    ]
+
+
+def test_fix_applies_inside_notebook_cells_and_keeps_outputs(tmp_path: Path) -> None:
+    loop = [
+        "loader = DataLoader(data, batch_size=8)\n",
+        "for x, y in loader:\n",
+        "    loss = criterion(model(x), y)\n",
+        "    loss.backward()\n",
+        "    optimizer.step()\n",
+    ]
+    setup = [
+        "%matplotlib inline\n",
+        "import torch\n",
+        "from torch import nn\n",
+        "from torch.utils.data import DataLoader\n",
+        "model = nn.Linear(4, 2)\n",
+        "criterion = nn.CrossEntropyLoss()\n",
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+        "data = [(torch.zeros(4), 0)] * 16",
+    ]
+    write(tmp_path, {"nb.ipynb": _notebook([setup, loop], outputs=True)})
+    before = json.loads((tmp_path / "nb.ipynb").read_text("utf-8"))
+    found = run(tmp_path, "nb.ipynb").stdout
+    assert "nb.ipynb:cell 2:1:10: NN202 [*] " in found
+    assert "nb.ipynb:cell 2:2:1: NN303 [*] " in found
+    result = run(tmp_path, "--fix", "nb.ipynb")
+    after = json.loads((tmp_path / "nb.ipynb").read_text("utf-8"))
+    assert "fixed 2 findings" in result.stderr
+    assert after["cells"][0] == before["cells"][0]  # magic line and all
+    assert after["cells"][1]["outputs"] == before["cells"][1]["outputs"]
+    assert after["cells"][1]["source"] == [
+        "loader = DataLoader(data, batch_size=8, shuffle=True)\n",
+        "for x, y in loader:\n",
+        "    optimizer.zero_grad()\n",
+        "    loss = criterion(model(x), y)\n",
+        "    loss.backward()\n",
+        "    optimizer.step()\n",
+    ]
+    assert not list(tmp_path.glob(".nb.ipynb.*"))  # written through a temporary file
+    again = (tmp_path / "nb.ipynb").read_text("utf-8")
+    run(tmp_path, "--fix", "nb.ipynb")
+    assert (tmp_path / "nb.ipynb").read_text("utf-8") == again

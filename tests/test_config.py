@@ -94,7 +94,8 @@ def test_unknown_key_exits_2_with_did_you_mean(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert (
-        "pyproject.toml::$.tool.nnlint.selct: unknown key; did you mean `select`?" in result.stderr
+        "pyproject.toml:2: $.tool.nnlint.selct: unknown key; did you mean `select`?"
+        in result.stderr
     )
 
 
@@ -109,17 +110,48 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("config", "where"),
     [
-        ('select = "NN1"', "$.tool.nnlint.select:"),
-        ('ignore = ["E501"]', "$.tool.nnlint.ignore[0]:"),
-        ("respect-gitignore = 1", "$.tool.nnlint.respect-gitignore:"),
-        ('[tool.nnlint.per-file-ignores]\n"a.py" = "NN1"', "$.tool.nnlint.per-file-ignores.a.py:"),
+        ('select = "NN1"', ":2: $.tool.nnlint.select: expected a list, got a string"),
+        (
+            'ignore = ["E501"]',
+            ":2: $.tool.nnlint.ignore[0]: unknown rule selector `E501`; did you mean `NN501`?",
+        ),
+        (
+            'ignore = ["NN2",\n  "NN99X"]',
+            ":3: $.tool.nnlint.ignore[1]: unknown rule selector `NN99X`; did you mean `NN909`?",
+        ),
+        ('select = ["NN999"]', ":2: $.tool.nnlint.select[0]: unknown rule selector `NN999`"),
+        ('extend-select = ["NN8"]', ":2: $.tool.nnlint.extend-select[0]: unknown rule selector"),
+        ("respect-gitignore = 1", ":2: $.tool.nnlint.respect-gitignore: expected true or false"),
+        (
+            '[tool.nnlint.per-file-ignores]\n"a.py" = "NN1"',
+            ":3: $.tool.nnlint.per-file-ignores.a.py: expected a list",
+        ),
+        (
+            '[tool.nnlint.per-file-ignores]\n"a.py" = ["NN1"]\n"b.py" = ["NN1", "NN777"]',
+            ":4: $.tool.nnlint.per-file-ignores.b.py[1]: unknown rule selector `NN777`",
+        ),
+        (
+            "[tool.nnlint.probe]\ntimeout = 0",
+            ":3: $.tool.nnlint.probe.timeout: expected a value more than 0, got 0",
+        ),
+        (
+            '[tool.nnlint.probe]\ndevice = "gpu"',
+            ':3: $.tool.nnlint.probe.device: expected one of auto, cpu, cuda, got a string ("gpu")',
+        ),
     ],
 )
-def test_wrong_value_exits_2_with_json_path(tmp_path: Path, config: str, where: str) -> None:
+def test_wrong_value_exits_2_with_line_path_and_sentence(
+    tmp_path: Path, config: str, where: str
+) -> None:
+    """Every config error names the file's line and the key's JSON path in a plain sentence,
+    never jsonschema's own text; an unknown rule selector is an error, not a silent no-op."""
     project(tmp_path, f"[tool.nnlint]\n{config}\n", {"bad.py": BAD})
     result = run(tmp_path, "bad.py")
     assert result.returncode == 2
-    assert f"pyproject.toml::{where}" in result.stderr
+    assert result.stdout == ""
+    assert f"nnlint: error: pyproject.toml{where}" in result.stderr
+    assert "does not match" not in result.stderr
+    assert "is not of type" not in result.stderr
 
 
 def test_malformed_toml_exits_2(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -17,14 +18,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from nnlint import __version__
+from nnlint import __version__, cli, report
 from nnlint.cli import exit_code
 from nnlint.engine import Report
 from nnlint.findings import Finding
 from nnlint.junit import junit
 from nnlint.report import github_annotation
-from nnlint.rules import rule_by_code
-from nnlint.sarif import doc_section
+from nnlint.rule_docs import markdown
+from nnlint.rules import rule_by_code, rule_url
+from nnlint.sarif import doc_section, plain_text
+from tests.conftest import ROOT, nnlint_command
 from tests.test_cli import run
 
 DATA = Path(__file__).parent / "data"
@@ -105,7 +108,7 @@ FORMATS = {
     "sarif": "report.sarif",
     "junit": "junit.xml",
 }
-SUMMARY = "Found 3 findings in 3 files.\n"
+SUMMARY = "Found 3 findings in 2 files.\n"  # 3 files checked, findings in 2
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:
@@ -198,9 +201,13 @@ def test_sarif_rules_carry_the_rule_docs(project: Path) -> None:
         assert descriptor["shortDescription"] == {"text": rule.summary}
         assert descriptor["fullDescription"]["markdown"] == doc_section(rule.doc, "What it does")
         assert "\n" not in descriptor["fullDescription"]["text"]
-        assert descriptor["help"] == {"text": rule.doc, "markdown": rule.doc}
+        assert descriptor["help"] == {"text": plain_text(rule.doc), "markdown": rule.doc}
+        assert "```" not in descriptor["help"]["text"]
+        assert "## " not in descriptor["help"]["text"]
+        assert descriptor["helpUri"] == rule_url(rule.code)
+        assert descriptor["helpUri"].endswith(f"docs/rules.md#{rule.code.lower()}-{rule.name}")
         level = {"error": "error", "warning": "warning", "info": "note"}[rule.severity]
-        assert descriptor["defaultConfiguration"] == {"level": level}
+        assert descriptor["defaultConfiguration"] == {"level": level, "enabled": rule.default}
     for result in log["runs"][0]["results"]:
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
 
@@ -226,17 +233,121 @@ def test_paths_are_relative_to_the_git_work_tree(tmp_path: Path) -> None:
 def test_github_escapes_messages_and_properties() -> None:
     finding = Finding("odd:name,1.py", 3, 4, "NN101", "100% sure: a, b\nnext\r\nline", "info")
     assert github_annotation(finding, finding.path) == (
-        "::notice file=odd%3Aname%2C1.py,line=3,col=5,title=nnlint (NN101)"
+        "::notice file=odd%3Aname%2C1.py,line=3,col=5,endLine=3,endColumn=6,title=nnlint (NN101)"
         "::100%25 sure: a, b%0Anext%0D%0Aline"
     )
 
 
 def test_github_names_the_notebook_cell() -> None:
     finding = Finding("nb.ipynb", 2, 0, "NN102", "softmax", "error", "return logits", cell=4)
-    assert github_annotation(finding, "nb.ipynb") == (
-        "::error file=nb.ipynb,line=2,col=1,title=nnlint (NN102)"
+    where = {"startLine": 40, "startColumn": 6, "endLine": 40, "endColumn": 9}
+    assert github_annotation(finding, "nb.ipynb", where) == (
+        "::error file=nb.ipynb,line=40,col=6,endLine=40,endColumn=9,title=nnlint (NN102)"
         "::cell 4, line 2: softmax; return logits"
     )
+
+
+@pytest.mark.parametrize("fmt", ["github", "sarif"])
+def test_notebook_locations_land_on_the_cell_source_in_the_ipynb(project: Path, fmt: str) -> None:
+    """A notebook finding points at its own line and column of the `.ipynb` JSON text, where
+    GitHub shows annotations and code scanning alerts."""
+    result = run(project, "--output-format", fmt, "notebooks/first look.ipynb")
+    if fmt == "github":
+        found = re.search(r"line=(\d+),col=(\d+),endLine=(\d+),endColumn=(\d+)", result.stdout)
+        assert found, result.stdout
+        line, col, end_line, end_col = map(int, found.groups())
+    else:
+        region = json.loads(result.stdout)["runs"][0]["results"][0]["locations"][0]
+        region = region["physicalLocation"]["region"]
+        line, col = region["startLine"], region["startColumn"]
+        end_line, end_col = region["endLine"], region["endColumn"]
+    text = (project / "notebooks" / "first look.ipynb").read_text("utf-8").splitlines()
+    assert end_line == line
+    assert text[line - 1][col - 1 : end_col - 1] == "nn.Tanh()"
+
+
+def test_sarif_fingerprints_survive_lines_moving(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": PROJECT["pyproject.toml"], "train.py": TRAIN})
+
+    def results() -> list[tuple[str, int]]:
+        log = json.loads(run(tmp_path, "--no-cache", "--output-format", "sarif", ".").stdout)
+        return [
+            (
+                r["partialFingerprints"]["nnlint/v1"],
+                r["locations"][0]["physicalLocation"]["region"]["startLine"],
+            )
+            for r in log["runs"][0]["results"]
+        ]
+
+    before = results()
+    (tmp_path / "train.py").write_text("# a comment\n\n" + TRAIN, encoding="utf-8")
+    after = results()
+    assert [p for p, _ in before] == [p for p, _ in after]
+    assert len({p for p, _ in before}) == len(before)
+    assert [line + 2 for _, line in before] == [line for _, line in after]
+
+
+def test_sarif_and_json_carry_the_fix(project: Path) -> None:
+    log = json.loads(run(project, "--output-format", "sarif", "train.py").stdout)
+    fixed = [r for r in log["runs"][0]["results"] if r["ruleId"] == "NN102"]
+    assert fixed[0]["fixes"] == [
+        {
+            "description": {
+                "text": "remove the activation before the loss (unsafe: changes what the model "
+                "computes)"
+            },
+            "artifactChanges": [
+                {
+                    "artifactLocation": {"uri": "train.py", "uriBaseId": "%SRCROOT%"},
+                    "replacements": [
+                        {
+                            "deletedRegion": {
+                                "startLine": 9,
+                                "startColumn": 1,
+                                "endLine": 10,
+                                "endColumn": 1,
+                            },
+                            "insertedContent": {"text": ""},
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+    items = json.loads(run(project, "--output-format", "json", "train.py").stdout)
+    assert [item["fix"] for item in items] == [
+        None,
+        {
+            "applicability": "unsafe",
+            "message": "remove the activation before the loss",
+            "edits": [
+                {
+                    "content": "",
+                    "location": {"row": 9, "column": 1},
+                    "end_location": {"row": 10, "column": 1},
+                }
+            ],
+        },
+    ]
+
+
+def test_json_has_the_fields_ruff_users_parse(project: Path) -> None:
+    items = json.loads(run(project, "--output-format", "json", ".").stdout)
+    for item in items:
+        assert {"code", "message", "location", "end_location", "filename", "fix", "url"} <= set(
+            item
+        )
+        assert item["noqa_row"] == item["location"]["row"]
+        assert item["help"] not in item["message"]
+        assert item["url"] == rule_url(item["code"])
+        start, end = item["location"], item["end_location"]
+        assert (end["row"], end["column"]) > (start["row"], start["column"])
+
+
+def test_full_underlines_the_whole_span(project: Path) -> None:
+    lines = run(project, "--output-format", "full", "train.py").stdout.splitlines()
+    at = lines.index("  7 |     nn.Sigmoid(),")
+    assert lines[at + 1] == "    |     " + "^" * len("nn.Sigmoid()")
 
 
 def test_junit_is_well_formed(project: Path) -> None:
@@ -351,3 +462,99 @@ def test_exit_code_errors_win_over_exit_zero() -> None:
     assert exit_code(broken, exit_zero=True) == 2
     assert exit_code(Report(files=0, unreadable=["a.py: cannot read"]), exit_zero=True) == 2
     assert exit_code(Report(findings=[_finding("error")], files=1), exit_zero=True) == 0
+
+
+ODD_NAME = os.fsdecode(b"bad\xff name.py")  # not UTF-8: Python keeps the byte as a surrogate
+
+
+@pytest.fixture(scope="module")
+def odd_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("odd")
+    write(folder, {"pyproject.toml": PROJECT["pyproject.toml"]})
+    try:
+        (folder / ODD_NAME).write_text(TRAIN, encoding="utf-8")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    return folder
+
+
+def run_bytes(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*nnlint_command(), *args],
+        cwd=cwd,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_non_utf8_file_names_do_not_crash_any_format(odd_project: Path, fmt: str) -> None:
+    result = run_bytes(odd_project, "--no-cache", "--output-format", fmt, ".")
+    assert result.returncode == 1, result.stderr
+    assert b"Traceback" not in result.stderr
+    if fmt in ("json", "sarif"):
+        json.loads(result.stdout)
+    if fmt == "junit":
+        ET.fromstring(result.stdout)
+    if fmt == "concise":  # the name's own bytes, so the user can open the file
+        assert result.stdout.startswith(b"bad\xff name.py:7:5: NN101 ")
+    to_file = run_bytes(odd_project, "--no-cache", "--output-format", fmt, "-o", "out", ".")
+    assert to_file.returncode == 1, to_file.stderr
+    assert (odd_project / "out").read_bytes().strip()
+
+
+def test_sarif_uri_of_a_non_utf8_name_is_its_percent_encoded_bytes(odd_project: Path) -> None:
+    log = json.loads(run_bytes(odd_project, "--no-cache", "--output-format", "sarif", ".").stdout)
+    location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "bad%FF%20name.py"
+
+
+def test_strict_ascii_stdout_does_not_crash(project: Path) -> None:
+    result = run_bytes(project, "notebooks", PYTHONIOENCODING="ascii:strict")
+    assert result.returncode == 1, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert result.stdout.isascii()
+
+
+def test_output_to_a_device_writes_it_in_place(project: Path) -> None:
+    devnull = Path(os.devnull)
+    if not devnull.is_char_device():
+        pytest.skip("no character device to write to")
+    before = devnull.stat()
+    result = run(project, "--output-format", "json", "-o", os.devnull, ".")
+    assert result.returncode == 1, result.stderr
+    after = devnull.stat()
+    assert devnull.is_char_device()
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_output_through_a_symlink_replaces_the_file_it_points_to(
+    project: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert run(project, "--output-format", "json", "-o", str(link), ".").returncode == 1
+    assert link.is_symlink()
+    assert json.loads(target.read_text("utf-8"))
+
+
+def test_output_to_a_folder_is_refused(project: Path, tmp_path: Path) -> None:
+    result = run(project, "-o", str(tmp_path), ".")
+    assert result.returncode == 2
+    assert f"cannot write {tmp_path}: it is a folder" in result.stderr
+
+
+def test_rule_reference_is_current() -> None:
+    """docs/rules.md (where helpUri and url point) is what `python -m nnlint.rule_docs`
+    generates from the registry."""
+    assert (ROOT / "docs" / "rules.md").read_text("utf-8") == markdown()
+
+
+def test_the_command_line_offers_every_format() -> None:
+    """The CLI names the formats without importing the renderers (a fast `--version`)."""
+    assert tuple(report.FORMATS) == cli.FORMATS
+    assert set(report.FORMATS) > cli.MACHINE_FORMATS

@@ -207,7 +207,7 @@ def test_cli_without_torch_says_how_to_install(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert result.returncode == 2
-    assert "pip install 'nnlint[probe]'" in result.stderr
+    assert "`python -m pip install torch`" in result.stderr
 
 
 def test_static_runs_do_not_import_torch(tmp_path: Path) -> None:

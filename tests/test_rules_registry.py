@@ -83,7 +83,13 @@ def test_rule_examples_parse(rule: Rule) -> None:
 
 def test_readme_rule_table_matches_the_registry() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
-    rows = re.findall(r"^\| (NN\d{3}) \| `([^`]+)` \| (.+?) \|$", readme, re.MULTILINE)
-    assert rows == [(r.code, r.name, r.summary) for r in RULES], (
+    rows = re.findall(
+        r"^\| (NN\d{3}) \| `([^`]+)` \| (.+?) \| (on|\*\*off\*\*|probe) \|$", readme, re.MULTILINE
+    )
+    default = {True: "on", False: "**off**"}
+    expected = [
+        (r.code, r.name, r.summary, "probe" if r.runtime else default[r.default]) for r in RULES
+    ]
+    assert rows == expected, (
         "README's rule table is out of date; regenerate it from `nnlint --list-rules`"
     )

@@ -7,28 +7,35 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnlint import __version__
-from nnlint.baseline import BaselineError, new_findings, write_baseline
 from nnlint.cache import DEFAULT_DIR
 from nnlint.config import ConfigError, Settings, find_pyproject, load_settings
-from nnlint.discover import excluded_file
-from nnlint.engine import Report, enabled_rules, lint, lint_text
 from nnlint.findings import SEVERITIES
-from nnlint.fixes import apply_fixes
-from nnlint.probe.command import positive_seconds, probe_options
-from nnlint.report import FORMATS, MACHINE_FORMATS, render, statistics, summary, write_output
-from nnlint.rules import CODE_PATTERN, all_rules, rule_by_code
+from nnlint.rules import Rule, all_rules, rule_by_code, unknown_selector
+
+if TYPE_CHECKING:
+    from nnlint.engine import Report
+
+# The output formats, named here so that `--version` and `--help` import no linting code.
+FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif", "junit")
+MACHINE_FORMATS = frozenset({"json", "json-lines", "sarif", "junit"})
+STDIN = Path("-")
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 MAX_FIX_ROUNDS = 10
 
 
 def _codes(value: str) -> list[str]:
+    """A comma-separated list of rule codes or prefixes; an unknown one is a usage error
+    (exit 2), so that a typo cannot switch linting off."""
     codes = [c.strip().upper() for c in value.split(",") if c.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError("expected rule codes or prefixes, got nothing")
     for code in codes:
-        if code != "ALL" and not CODE_PATTERN.fullmatch(code):
-            raise argparse.ArgumentTypeError(f"invalid rule selector: {code!r}")
+        if problem := unknown_selector(code):
+            raise argparse.ArgumentTypeError(problem)
     return codes
 
 
@@ -39,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Find silent mistakes in deep-learning training code before they cost GPU hours."
         ),
     )
-    parser.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: .); - reads standard input"
+    )
     parser.add_argument(
         "--select",
         type=_codes,
@@ -52,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ignore", type=_codes, action="append", help="rules to skip: codes or prefixes"
     )
-    parser.add_argument("--output-format", choices=list(FORMATS), default="concise")
+    parser.add_argument("--output-format", choices=FORMATS, default="concise")
     parser.add_argument(
         "-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE"
     )
@@ -84,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes (default: all cores)",
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    parser.add_argument("--cache-dir", type=Path, help=f"cache folder (default: {DEFAULT_DIR})")
+    parser.add_argument(
+        "--cache-dir", type=Path, help=f"cache folder (default: {DEFAULT_DIR} at the project root)"
+    )
     parser.add_argument(
         "--baseline", type=Path, metavar="FILE", help="report only findings not in FILE"
     )
@@ -112,7 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print tracebacks of internal errors"
     )
-    probe = parser.add_argument_group("runtime probe (needs torch: pip install 'nnlint[probe]')")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the findings and errors: no summary line, no notes",
+    )
+    probe = parser.add_argument_group("runtime probe (needs torch: python -m pip install torch)")
     probe.add_argument(
         "--probe",
         nargs="?",
@@ -133,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument(
         "--probe-timeout",
-        type=positive_seconds,
+        type=_seconds,
         metavar="SECONDS",
         help="wall-clock budget for the probe (default 180)",
     )
@@ -142,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     return parser
+
+
+def _seconds(value: str) -> float:
+    from nnlint.probe.command import positive_seconds  # noqa: PLC0415 - only with --probe-timeout
+
+    return positive_seconds(value)
 
 
 def _jobs(value: str) -> int:
@@ -155,7 +178,10 @@ def _flatten(groups: list[list[str]] | None) -> list[str] | None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    start = args.paths[0] if args.paths else Path.cwd()
+    if args.stdin_filename:
+        start = Path(args.stdin_filename)
+    else:
+        start = next((p for p in args.paths if p != STDIN), Path.cwd())
     pyproject = args.config if args.config else find_pyproject(start)
     if args.config and not args.config.is_file():
         raise ConfigError(f"{args.config}: no such file")
@@ -173,6 +199,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def show_settings(settings: Settings, args: argparse.Namespace) -> str:
     """The effective settings, as JSON."""
+    from nnlint.engine import enabled_rules  # noqa: PLC0415 - see FORMATS
+
     shown = {
         "config-file": str(settings.source) if settings.source else None,
         "root": str(settings.root),
@@ -185,20 +213,36 @@ def show_settings(settings: Settings, args: argparse.Namespace) -> str:
         "force-exclude": settings.force_exclude,
         "rules": [r.code for r in enabled_rules(settings)],
         "jobs": args.jobs,
-        "cache-dir": None if args.no_cache else str(_cache_dir(settings, args)),
+        "cache-dir": None if args.no_cache else str(_cache_dir(args)),
     }
     return json.dumps(shown, indent=2) + "\n"
 
 
-def _cache_dir(settings: Settings, args: argparse.Namespace) -> Path | None:
+def project_root(start: Path) -> Path:
+    """The folder of the nearest pyproject.toml at or above `start`, else the git work
+    tree holding it, else the working directory: where the cache goes, as ruff's does,
+    whichever subfolder nnlint runs from."""
+    start = start.resolve()
+    folders = [start, *start.parents] if start.is_dir() else list(start.parents)
+    for marker in ("pyproject.toml", ".git"):
+        for folder in folders:
+            if (folder / marker).exists():
+                return folder
+    return Path.cwd()
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
     if args.no_cache:
         return None
-    return args.cache_dir or settings.root / DEFAULT_DIR
+    start = next((p for p in args.paths if p != STDIN and p.exists()), Path.cwd())
+    return args.cache_dir or project_root(start) / DEFAULT_DIR
 
 
-def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace) -> Report | None:
+def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace) -> Report:
     """Apply fixes and lint again until nothing more is fixable (a fix can expose another:
     two softmax layers in a row), at most MAX_FIX_ROUNDS times; the last report."""
+    from nnlint.fixes import apply_fixes  # noqa: PLC0415 - libcst only when fixing
+
     fixed = 0
     problems: dict[str, None] = {}
     notes: dict[str, None] = {}
@@ -211,49 +255,79 @@ def fix_until_done(report: Report, settings: Settings, args: argparse.Namespace)
         fixed += outcome.applied
         if not outcome.changed:
             break
-        relinted = run_lint(settings, args)
-        if relinted is None:
-            return None
-        report = relinted
+        report = run_lint(settings, args)
     print(f"nnlint: fixed {fixed} findings", file=sys.stderr)
     report.errors.extend(problems)  # a file that could not be fixed is exit code 2
     report.notes.extend(n for n in notes if n not in report.notes)
     return report
 
 
-def run_lint(settings: Settings, args: argparse.Namespace) -> Report | None:
-    """Lint the paths (or standard input); None after printing a usage error."""
-    if args.stdin_filename:
-        path = Path(args.stdin_filename)
-        if settings.force_exclude and excluded_file(path, settings):
+def reads_stdin(args: argparse.Namespace) -> bool:
+    """`nnlint -` or `--stdin-filename PATH`: lint standard input."""
+    return bool(args.stdin_filename) or STDIN in args.paths
+
+
+def run_lint(settings: Settings, args: argparse.Namespace) -> Report:
+    """Lint standard input, or the paths that exist: a missing path is an error of the
+    run (exit 2) and the others are still linted, as ruff does."""
+    from nnlint.discover import excluded_file  # noqa: PLC0415 - see FORMATS
+    from nnlint.engine import Report, lint, lint_text  # noqa: PLC0415
+
+    if reads_stdin(args):
+        display = args.stdin_filename or "-"
+        if settings.force_exclude and excluded_file(Path(display), settings):
             return Report()
-        return lint_text(sys.stdin.read(), args.stdin_filename, settings)
+        return lint_text(sys.stdin.read(), display, settings)
     paths = args.paths or [Path(".")]
-    missing = [p for p in paths if not p.exists()]
-    for path in missing:
-        print(f"nnlint: error: {path}: no such file or directory", file=sys.stderr)
-    if missing:
-        return None
-    return lint(paths, settings, jobs=args.jobs, cache_dir=_cache_dir(settings, args))
+    present = [p for p in paths if p.exists()]
+    missing = [f"{p}: no such file or directory" for p in paths if not p.exists()]
+    report = lint(present, settings, jobs=args.jobs, cache_dir=_cache_dir(args))
+    report.errors[:0] = missing
+    return report
 
 
 def list_rules(fmt: str) -> str:
+    """Every rule, marking those off by default (they run only when selected)."""
     rules = all_rules()
     if fmt == "json":
         items = [
-            {"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary}
+            {
+                "code": r.code,
+                "name": r.name,
+                "severity": r.severity,
+                "summary": r.summary,
+                "default": r.default,
+                "runtime": r.runtime,
+            }
             for r in rules
         ]
         return json.dumps(items, indent=2) + "\n"
     width = max(len(r.name) for r in rules)
-    return "".join(f"{r.code}  {r.name:<{width}}  {r.summary}\n" for r in rules)
+    return "".join(
+        f"{r.code}  {r.name:<{width}}  {'(off by default) ' * (not r.default)}{r.summary}\n"
+        for r in rules
+    )
+
+
+def _selection_note(rule: Rule) -> str:
+    if rule.runtime:
+        return "Reported by `nnlint --probe`, which runs the code."
+    if rule.default:
+        return "On by default."
+    return (
+        f"Off by default: select it with `--extend-select {rule.code}` or "
+        f'`extend-select = ["{rule.code}"]` in `[tool.nnlint]`.'
+    )
 
 
 def explain(code: str) -> str | None:
     rule = rule_by_code(code)
     if rule is None:
         return None
-    return f"# {rule.code} {rule.name} ({rule.severity})\n\n{rule.summary}\n\n{rule.doc}\n"
+    return (
+        f"# {rule.code} {rule.name} ({rule.severity})\n\n{rule.summary}\n\n"
+        f"{_selection_note(rule)}\n\n{rule.doc}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,9 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.explain:
         text = explain(args.explain)
         if text is None:
-            print(
-                f"nnlint: unknown rule {args.explain!r}; see `nnlint --list-rules`", file=sys.stderr
-            )
+            problem = unknown_selector(args.explain.upper()) or "not a single rule code"
+            print(f"nnlint: error: --explain {args.explain}: {problem}", file=sys.stderr)
             return EXIT_ERROR
         sys.stdout.write(text)
         return EXIT_CLEAN
@@ -287,62 +360,78 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe is not None or args.probe_module:
         return run_probe(settings, args)
     report = run_lint(settings, args)
-    if report is None:
-        return EXIT_ERROR
     if args.fix or args.diff:
-        if args.stdin_filename:
+        if reads_stdin(args):
             print("nnlint: error: --fix and --diff need files, not standard input", file=sys.stderr)
             return EXIT_ERROR
         if args.diff:
-            outcome = apply_fixes(report.findings, unsafe=args.unsafe_fixes, write=False)
-            for problem in outcome.problems:
-                print(f"nnlint: error: {problem}", file=sys.stderr)
-            for note in outcome.notes:
-                print(f"nnlint: note: {note}", file=sys.stderr)
-            sys.stdout.write("".join(outcome.diffs))
-            print(f"nnlint: would fix {outcome.applied} findings", file=sys.stderr)
-            return EXIT_FINDINGS if outcome.applied else EXIT_CLEAN
+            return show_diff(report, args)
         report = fix_until_done(report, settings, args)
-        if report is None:
-            return EXIT_ERROR
     report.show_unsafe_fixes = args.unsafe_fixes
     if args.write_baseline:
+        from nnlint.baseline import write_baseline  # noqa: PLC0415 - see FORMATS
+
         write_baseline(args.write_baseline, report.findings, report.line_text)
         count = len(report.findings)
         print(f"nnlint: recorded {count} findings in {args.write_baseline}", file=sys.stderr)
         return EXIT_ERROR if report.errors else EXIT_CLEAN
     if args.baseline:
+        from nnlint.baseline import BaselineError, new_findings  # noqa: PLC0415
+
         try:
             report.findings = new_findings(args.baseline, report.findings, report.line_text)
         except BaselineError as error:
             print(f"nnlint: error: {error}", file=sys.stderr)
             return EXIT_ERROR
+    from nnlint.report import render, statistics  # noqa: PLC0415 - see FORMATS
+
     fmt = args.output_format
     text = statistics(report, fmt) if args.statistics else render(report, fmt)
-    try:
-        write_output(text, args.output_file)
-    except OSError as error:
-        print(
-            f"nnlint: error: cannot write {args.output_file}: {error.strerror or error}",
-            file=sys.stderr,
-        )
+    if not write_or_say(text, args):
         return EXIT_ERROR
     return finish(report, fmt, args)
+
+
+def show_diff(report: Report, args: argparse.Namespace) -> int:
+    """`--diff`: the fixes as a unified diff on stdout; nothing is written."""
+    from nnlint.fixes import apply_fixes  # noqa: PLC0415 - libcst only when fixing
+
+    outcome = apply_fixes(report.findings, unsafe=args.unsafe_fixes, write=False)
+    for problem in outcome.problems:
+        print(f"nnlint: error: {problem}", file=sys.stderr)
+    for note in outcome.notes:
+        print(f"nnlint: note: {note}", file=sys.stderr)
+    sys.stdout.write("".join(outcome.diffs))
+    print(f"nnlint: would fix {outcome.applied} findings", file=sys.stderr)
+    return EXIT_FINDINGS if outcome.applied else EXIT_CLEAN
+
+
+def write_or_say(text: str, args: argparse.Namespace) -> bool:
+    """Write the report where asked; False after saying why it could not be written."""
+    from nnlint.report import OutputError, write_output  # noqa: PLC0415 - see FORMATS
+
+    try:
+        write_output(text, args.output_file)
+    except (OSError, OutputError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        where = args.output_file if args.output_file is not None else "standard output"
+        print(f"nnlint: error: cannot write {where}: {reason}", file=sys.stderr)
+        return False
+    return True
 
 
 def run_probe(settings: Settings, args: argparse.Namespace) -> int:
     """`--probe`: run the user's model in a child process; the same report and exit codes."""
     from nnlint.probe import ProbeUnavailable, probe  # noqa: PLC0415 - only with --probe
+    from nnlint.probe.command import probe_options  # noqa: PLC0415
+    from nnlint.report import render  # noqa: PLC0415
 
     try:
         report, outcome = probe(probe_options(settings, args))
     except (ConfigError, ProbeUnavailable) as error:
         print(f"nnlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    try:
-        write_output(render(report, args.output_format), args.output_file)
-    except OSError as error:
-        print(f"nnlint: error: cannot write {args.output_file}: {error}", file=sys.stderr)
+    if not write_or_say(render(report, args.output_format), args):
         return EXIT_ERROR
     for write in outcome.skipped:
         print(f"nnlint: probe: skipped a write of the script: {write}", file=sys.stderr)
@@ -361,9 +450,13 @@ def finish(report: Report, fmt: str, args: argparse.Namespace) -> int:
     for problem in report.unreadable + report.errors:
         shown = problem if args.verbose else problem.split("\n", 1)[0]
         print(f"nnlint: error: {shown.rstrip()}", file=sys.stderr)
+    if getattr(args, "quiet", False):
+        return exit_code(report, args.fail_on, args.exit_zero)
     for note in report.notes:
         print(f"nnlint: note: {note}", file=sys.stderr)
     if fmt not in MACHINE_FORMATS or args.output_file:
+        from nnlint.report import summary  # noqa: PLC0415 - see FORMATS
+
         print(summary(report), file=sys.stderr)
     return exit_code(report, args.fail_on, args.exit_zero)
 

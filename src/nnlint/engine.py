@@ -27,15 +27,16 @@ from nnlint.discover import absolute, discover, relative_to_root
 from nnlint.facts import ModuleFacts, extract
 from nnlint.findings import Finding
 from nnlint.neighbours import ImportIndex, module_file, search_folders
-from nnlint.noqa import file_exempt, suppressed
-from nnlint.notebook import CellMap, NotebookError
+from nnlint.noqa import Directives, directives, unknown_codes, unused
+from nnlint.notebook import CellMap, NotebookError, notebook_source
 from nnlint.prefilter import imports_ml_framework
 from nnlint.project import Project, module_name
-from nnlint.rules import Hit, Rule, all_rules, matches, rule_by_code
+from nnlint.rules import Hit, Rule, all_rules, closest_code, matches, rule_by_code
 from nnlint.source import SourceFile, read_source, read_text, source_from_text
 from nnlint.workers import parallel_map
 
 INTERNAL_ERROR = "NN002"
+UNUSED_NOQA = "NN001"
 # Findings on a module that the modules importing it can make moot.
 USER_CONTEXT_CODES = frozenset({"NN101"})
 _REPORT_IT = "this is a bug in nnlint: run with --verbose and report the traceback"
@@ -133,9 +134,15 @@ def lint(
 
 def lint_text(text: str, display: str, settings: Settings) -> Report:
     """Lint one file's text given on its own (standard input), shown as `display`."""
+    cells = None
+    if display.endswith(".ipynb"):
+        try:
+            text, cells = notebook_source(text)
+        except NotebookError as error:
+            return Report(unreadable=[f"{display}: {error}"])
     with _gc_paused():
         report = Report(files=1)
-        results, sources = analyse([FileInput(Path(display), display, text)], settings)
+        results, sources = analyse([FileInput(Path(display), display, text, cells)], settings)
         report.sources = sources
         for result in results:
             report.findings.extend(result.findings)
@@ -495,6 +502,8 @@ def analyse(
     )
     by_path = {s.display: s for s in sources}
     ignoring = {s.display: _ignored_codes(s, settings) for s in sources}
+    used: dict[str, set[tuple[int, str]]] = {s.display: set() for s in sources}
+    noqa = _Noqa()
     for rule in enabled_rules(settings):
         try:
             hits = list(rule.check(project))
@@ -504,9 +513,11 @@ def analyse(
         for hit in hits:
             source = by_path.get(hit.path)
             if hit.path in results and (
-                source is None or not _suppressed(hit, rule.code, source, ignoring[hit.path])
+                source is None
+                or not _suppressed(hit, rule.code, source, ignoring[hit.path], noqa, used)
             ):
                 results[hit.path].findings.append(_finding(rule, hit, source))
+    _check_noqa(sources, results, settings, used)
     for display, wanted in project.wanted.items():
         if display in results:
             results[display].wanted = sorted(wanted)
@@ -572,19 +583,37 @@ def _cannot_analyse(result: FileResult, trace: str, advice: str = _REPORT_IT) ->
 
 
 def _finding(rule: Rule, hit: Hit, source: SourceFile | None) -> Finding:
-    cell, line, col = None, *hit.position
+    cell, (line, col), (end_line, end_col) = None, hit.position, _end(hit)
     related: tuple[tuple[int, int], ...] = ()
     if source is not None:
         line, col = _characters(source, line, col)
+        end_line, end_col = _characters(source, end_line, end_col)
         related = tuple(_characters(source, *_start(node)) for node in hit.related)
         cell, line, col = source.position(line, col)
+        end_line = source.position(end_line, end_col)[1]
     return Finding(
-        hit.path, line, col, rule.code, hit.message, rule.severity, hit.help, cell, related
+        hit.path,
+        line,
+        col,
+        rule.code,
+        hit.message,
+        rule.severity,
+        hit.help,
+        cell,
+        related,
+        end_line,
+        end_col,
     )
 
 
 def _start(node: object) -> tuple[int, int]:
     return getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+
+
+def _end(hit: Hit) -> tuple[int, int]:
+    """Where the hit's node ends (its start when it has no end)."""
+    end = getattr(hit.node, "end_lineno", None), getattr(hit.node, "end_col_offset", None)
+    return end if None not in end else hit.position
 
 
 def _characters(source: SourceFile, line: int, col: int) -> tuple[int, int]:
@@ -595,18 +624,89 @@ def _characters(source: SourceFile, line: int, col: int) -> tuple[int, int]:
     return line, col
 
 
-def _suppressed(hit: Hit, code: str, source: SourceFile, ignored: list[str] | None) -> bool:
-    """`ignored`: the codes per-file-ignores takes off this file, None for a file that
-    opts out with `# nnlint: noqa`."""
-    if ignored is None or matches(code, ignored):
+class _Noqa(dict):
+    """Each source's noqa directives, read (with `tokenize`) the first time a hit needs them."""
+
+    def of(self, source: SourceFile) -> Directives:
+        if source.display not in self:
+            self[source.display] = directives(source.text, not is_config_path(source.path))
+        return self[source.display]
+
+
+def _suppressed(
+    hit: Hit,
+    code: str,
+    source: SourceFile,
+    ignored: list[str],
+    noqa: _Noqa,
+    used: dict[str, set],
+) -> bool:
+    """`ignored`: the codes per-file-ignores takes off this file; then the file's noqa
+    comments (`# nnlint: noqa`, `# nnlint: noqa: NN105`) and the line's."""
+    if matches(code, ignored):
         return True
-    return suppressed(source.line_text(hit.position[0]), code)
+    found = noqa.of(source)
+    if found.file_covers(code):
+        return True
+    if found.line_covers(hit.position[0], code):
+        used[source.display].add((hit.position[0], code))
+        return True
+    return False
 
 
-def _ignored_codes(source: SourceFile, settings: Settings) -> list[str] | None:
-    """What suppresses findings in the whole file, worked out once per file."""
-    if file_exempt(source.text):
-        return None
+def _typo(source: SourceFile, line: int, code: str) -> str:
+    guess = closest_code(code)
+    cell, line, _ = source.position(line, 0)
+    where = f"{source.display}:{'' if cell is None else f'cell {cell}:'}{line}"
+    return f"{where}: {code}" + (f" (did you mean {guess}?)" if guess else "")
+
+
+def _check_noqa(
+    sources: list[SourceFile],
+    results: dict[str, FileResult],
+    settings: Settings,
+    used: dict[str, set[tuple[int, str]]],
+) -> None:
+    """A note for each noqa code that names no rule, and, when NN001 is selected, an NN001
+    finding for each noqa comment that suppressed nothing."""
+    known = frozenset(r.code for r in all_rules())
+    static = frozenset(r.code for r in all_rules() if not r.runtime) - {UNUSED_NOQA}
+    checked = frozenset(r.code for r in enabled_rules(settings))
+    meta = rule_by_code(UNUSED_NOQA)
+    for source in sources:
+        result = results.get(source.display)
+        if result is None or source.problem is not None:
+            continue
+        found = directives(source.text, not is_config_path(source.path))
+        typos = [_typo(source, d.line, c) for d, c in unknown_codes(found, known)]
+        if typos and result.note is None:
+            result.note = (
+                f"unknown rule code in `# noqa` (it suppresses nothing): {'; '.join(typos)}"
+            )
+        if meta is None or UNUSED_NOQA not in checked:
+            continue
+        for directive, message in unused(found, used[source.display], checked, static):
+            here = Hit(source.display, (directive.line, directive.col), message)
+            ignored = _ignored_codes(source, settings)
+            if _suppressed(here, UNUSED_NOQA, source, ignored, _Noqa(), used):
+                continue
+            cell, line, col = source.position(directive.line, directive.col)
+            result.findings.append(
+                Finding(
+                    source.display,
+                    line,
+                    col,
+                    meta.code,
+                    message,
+                    meta.severity,
+                    "remove it, or the codes that no longer apply",
+                    cell,
+                )
+            )
+
+
+def _ignored_codes(source: SourceFile, settings: Settings) -> list[str]:
+    """The codes per-file-ignores takes off a file, worked out once per file."""
     if not settings.per_file_ignores:
         return []
     relative = relative_to_root(source.path, settings)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import total_ordering
 
 SEVERITIES = ("error", "warning", "info")
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class Finding:
-    """One problem at `path:line:col` (line 1-based, col 0-based as in `ast`).
+    """One problem at `path:line:col` (line 1-based, col 0-based as in `ast`), spanning to
+    `end_line:end_col` (0: unknown, the start). Findings sort by path, cell, line, column.
 
     In a notebook, `cell` is the 1-based code cell and `line` counts from the cell's top.
     """
@@ -23,6 +26,26 @@ class Finding:
     help: str = ""
     cell: int | None = None
     related: tuple[tuple[int, int], ...] = ()  # (line, col) of other places a fix changes
+    end_line: int = 0
+    end_col: int = 0
+
+    def _key(self) -> tuple:
+        return (
+            self.path,
+            self.cell or 0,
+            self.line,
+            self.col,
+            self.code,
+            self.message,
+            self.severity,
+            self.help,
+            self.related,
+            self.end_line,
+            self.end_col,
+        )
+
+    def __lt__(self, other: Finding) -> bool:
+        return self._key() < other._key()
 
     @property
     def location(self) -> str:

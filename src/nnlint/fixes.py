@@ -18,8 +18,8 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
@@ -27,6 +27,8 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from nnlint.cache import digest
 from nnlint.findings import Finding
+from nnlint.fixable import Fixer, fixer_for
+from nnlint.notebook import CellMap, NotebookError, notebook_source, with_fixed_code
 from nnlint.output_uses import (
     ACTIVATION_CLASSES,
     FUNCTIONAL_MODULES,
@@ -39,58 +41,6 @@ from nnlint.output_uses import (
 from nnlint.source import NotRegularFileError, read_bounded
 
 Position = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Fixer:
-    """How one kind of finding is fixed: its title, whether it is safe, which findings of
-    the code it applies to (by message), and the rewrite."""
-
-    code: str
-    title: str
-    safe: bool
-    applies: Callable[[Finding], bool]
-    kind: str
-
-
-FIXERS = (
-    Fixer(
-        "NN102",
-        "remove the activation before the loss",
-        False,
-        lambda f: "fed to cross-entropy" in f.message or "BCEWithLogitsLoss" in f.message,
-        "remove-activation",
-    ),
-    Fixer(
-        "NN202",
-        "shuffle the training data",
-        True,
-        lambda f: f.message.startswith(("training DataLoader", "fit(..., shuffle=False)")),
-        "shuffle",
-    ),
-    Fixer(
-        "NN303",
-        "clear the gradients at the top of the training loop",
-        True,
-        lambda f: "never resets" in f.message,
-        "zero-grad",
-    ),
-    Fixer("NN402", "use AdamW (decoupled weight decay)", False, lambda f: True, "adamw"),
-    Fixer(
-        "NN110",
-        "use BCEWithLogitsLoss on the logits",
-        False,
-        lambda f: bool(f.related),
-        "logits-loss",
-    ),
-)
-
-
-def fixer_for(finding: Finding) -> Fixer | None:
-    """The fixer of a finding, if it has one (Python files only: not notebooks, configs)."""
-    if finding.cell is not None or not finding.path.endswith(".py"):
-        return None
-    return next((x for x in FIXERS if x.code == finding.code and x.applies(finding)), None)
 
 
 @dataclass
@@ -140,12 +90,16 @@ def _fix_file(
         data = read_bounded(target)
         bom = data.startswith(codecs.BOM_UTF8)
         text = data[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        notebook = _notebook_code(text, todo) if path.suffix == ".ipynb" else None
+    except (OSError, UnicodeDecodeError, NotebookError) as error:
         outcome.problems.append(f"{path}: not fixed: {_reason(error, 'read')}")
         return
-    if expected is not None and digest(text) != expected:
+    linted = notebook[0] if notebook is not None else text
+    if expected is not None and digest(linted) != expected:
         outcome.problems.append(f"{path}: not fixed: it changed since it was linted")
         return
+    if notebook is not None:
+        document, (text, cells, todo) = text, notebook
     try:
         wrapper = MetadataWrapper(cst.parse_module(text))
         plan = _Plan(path, wrapper)
@@ -178,6 +132,12 @@ def _fix_file(
             )
         )
     )
+    if write and notebook is not None:
+        try:
+            fixed = with_fixed_code(document, cells, text, fixed)
+        except NotebookError as error:
+            outcome.problems.append(f"{path}: not fixed: {error}")
+            return
     if write:
         try:
             write_atomically(target, fixed, bom=bom, original=data)
@@ -188,9 +148,11 @@ def _fix_file(
             outcome.problems.append(f"{path}: not fixed: {_reason(error, 'write')}")
 
 
-def _reason(error: OSError | UnicodeDecodeError, action: str) -> str:
+def _reason(error: OSError | UnicodeDecodeError | NotebookError, action: str) -> str:
     if isinstance(error, UnicodeDecodeError):
         return "not UTF-8"
+    if isinstance(error, NotebookError):
+        return str(error)
     if isinstance(error, NotRegularFileError):
         return f"{error.filename} is not a regular file"
     if isinstance(error, FileChangedError | NotWritableError):
@@ -217,6 +179,18 @@ def writable_target(path: Path) -> Path:
     if not info.st_mode & 0o222:
         raise NotWritableError("the file is read-only")
     return target
+
+
+def _notebook_code(
+    data: str, todo: list[tuple[Finding, Fixer]]
+) -> tuple[str, CellMap, list[tuple[Finding, Fixer]]]:
+    """A notebook's joined code, its cells, and the findings placed in the joined code."""
+    text, cells = notebook_source(data)
+    placed = [
+        (replace(f, line=cells.global_line(f.cell, f.line), cell=None) if f.cell else f, x)
+        for f, x in todo
+    ]
+    return text, cells, placed
 
 
 def write_atomically(

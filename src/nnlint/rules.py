@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 import pkgutil
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nnlint.project import Project
+
+# Where nnlint is published (also `[project.urls]` in pyproject.toml and the README's
+# install commands; a test keeps them in step), and its rule reference, one section per rule.
+REPOSITORY = "https://github.com/nnlint/nnlint"
+RULES_DOC = f"{REPOSITORY}/blob/main/docs/rules.md"
 
 DOC_HEADINGS = (
     "What it does",
@@ -106,7 +111,34 @@ def rule_by_code(code: str) -> Rule | None:
     return next((r for r in all_rules() if r.code == code.upper()), None)
 
 
-CODE_PATTERN = re.compile(r"^NN\d{0,3}$")
+def rule_anchor(rule: Rule) -> str:
+    """The GitHub anchor of the rule's section in docs/rules.md (`## NN101 name`)."""
+    return f"{rule.code}-{rule.name}".lower()
+
+
+def rule_url(code: str) -> str | None:
+    """The URL of a rule's documentation (None for an unknown code)."""
+    rule = rule_by_code(code)
+    return f"{RULES_DOC}#{rule_anchor(rule)}" if rule else None
+
+
+def closest_code(text: str) -> str | None:
+    """The rule code most like `text` (a typo's intended code), if any is close."""
+    codes = [r.code for r in all_rules()]
+    guess = difflib.get_close_matches(text.upper(), codes, n=1, cutoff=0.6)
+    return guess[0] if guess else None
+
+
+def unknown_selector(selector: str) -> str | None:
+    """Why `selector` selects no rule (None when it does): `ALL`, or a code or prefix of at
+    least one rule, as ruff accepts them; the message offers the closest code."""
+    if not selector:
+        return "an empty rule selector selects nothing"
+    if selector == "ALL" or any(r.code.startswith(selector) for r in all_rules()):
+        return None
+    guess = closest_code(selector)
+    hint = f"; did you mean `{guess}`?" if guess else "; see `nnlint --list-rules`"
+    return f"unknown rule selector `{selector}`{hint}"
 
 
 def matches(code: str, selectors: list[str]) -> bool:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING
 
 from nnlint.configs.file import ConfigFile
 from nnlint.configs.tree import Node
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 # Closed schemas suggest any close key; open ones (mixed-in arguments) only very close ones.
 _CLOSE = 0.6
@@ -40,6 +41,8 @@ def shipped_schema(name: str) -> dict:
 @cache
 def user_schema(path: Path) -> dict:
     """A user's schema; raises ValueError when it cannot be read or is not a JSON Schema."""
+    import jsonschema  # noqa: PLC0415 - costs more than linting a small file
+
     try:
         schema = json.loads(path.read_text("utf-8"))
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -50,6 +53,8 @@ def user_schema(path: Path) -> dict:
 
 def violations(config: ConfigFile) -> Iterator[Violation]:
     """Every schema violation of a training config, once per key."""
+    import jsonschema  # noqa: PLC0415 - costs more than linting a small file
+
     seen: set[int] = set()
     for node, schema, title, open_keys in _targets(config):
         validator = jsonschema.Draft202012Validator(schema)
@@ -87,6 +92,8 @@ def _targets(config: ConfigFile) -> Iterator[tuple[Node, dict, str, bool]]:
 
 def _explain(target: Node, error: ValidationError, title: str, open_keys: bool) -> list[Violation]:
     if error.context:
+        from jsonschema.exceptions import best_match  # noqa: PLC0415 - see violations
+
         error = best_match(error.context)
     node = _locate(target, list(error.absolute_path))
     if node is None:

@@ -25,8 +25,9 @@ from nnlint.probe.plot import write_plot
 from nnlint.rules import matches, rule_by_code
 
 INSTALL_HINT = (
-    "the probe needs PyTorch: install it with `python -m pip install 'nnlint[probe]'` "
-    "(or install the torch build for your platform from https://pytorch.org first)"
+    "the probe needs PyTorch in nnlint's environment: `python -m pip install torch` "
+    "(without a GPU, the smaller CPU-only build: `python -m pip install torch "
+    "--index-url https://download.pytorch.org/whl/cpu`)"
 )
 CHECK_NAMES = ("data", "init", "gradients", "overfit", "lr-finder")
 OUTPUT_LINES = 5  # lines of a script's own output shown when it exits before training
