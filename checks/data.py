@@ -9,9 +9,12 @@ from nnlint.checks import config
 
 from nnlint import tables
 from nnlint.facts import ModuleFacts
-from nnlint.facts.data import name_role
+from nnlint.facts.data import derived_names, name_role, sliced_from
+from nnlint.facts.loops import walk_body
+from nnlint.facts.names import dotted, root_name
 from nnlint.facts.scope import CallSite
-from nnlint.facts.values import argument
+from nnlint.facts.training import KerasFit
+from nnlint.facts.values import argument, keyword
 from nnlint.project import Project
 from nnlint.rules import Hit, rule
 
@@ -74,9 +77,25 @@ def unnormalised_input(project: Project) -> Iterator[Hit]:
     for module in project.modules:
         if any(n.framework == "torch" and n.normalises_input() for n in module.networks.values()):
             continue
+        steps = {id(loop.node) for loop in module.loops.step_loops}
         for site in module.collected.training_calls:
-            if site.qualname in _TENSOR_DATASETS and site.node.args:
+            if not site.node.args:
+                continue
+            if site.qualname in _TENSOR_DATASETS or _torch_forward(project, module, site, steps):
                 yield from _raw_hit(module, site, site.node.args[0])
+
+
+def _torch_forward(project: Project, module: ModuleFacts, site: CallSite, steps: set[int]) -> bool:
+    """`model(x)` in a training-step loop, where `model` is a PyTorch network whose input is
+    not scaled by its first layer."""
+    if not any(id(loop) in steps for loop in site.loops):
+        return False
+    func = site.node.func
+    if not isinstance(func, ast.Name | ast.Attribute):
+        return False
+    key = module.model_key(func, site.scope)
+    found = project.network(key, module) if key else None
+    return found is not None and found[0].framework == "torch" and not found[0].normalises_input()
 
 
 def _raw_hit(module: ModuleFacts, site: CallSite, data: ast.expr) -> Iterator[Hit]:
@@ -158,6 +177,7 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
                     "training DataLoader does not shuffle",
                     "pass shuffle=True (or a sampler) to the training DataLoader",
                 )
+        yield from _sliced_batches(project, module)
     for module, fit in project.keras_fits():
         if _method(fit.site) != "fit":
             continue
@@ -167,6 +187,15 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
                 fit.site.node,
                 "fit(..., shuffle=False) trains on the data in a fixed order",
                 "drop shuffle=False (Keras shuffles arrays by default)",
+            )
+        elif _ordered_validation_tail(module, fit):
+            yield Hit(
+                module.path,
+                fit.site.node,
+                "validation_split takes the last rows of data that were put together in "
+                "blocks and never shuffled",
+                "shuffle the arrays before fit (sklearn.utils.shuffle(x, y)), or pass "
+                "validation_data split off with train_test_split",
             )
         elif fit.x is not None and module.data.tfdata_shuffled(fit.x, fit.site.scope) is False:
             yield Hit(
@@ -184,23 +213,114 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
             yield hit
 
 
+def _ordered_validation_tail(module: ModuleFacts, fit: KerasFit) -> bool:
+    """`fit(x, y, validation_split=f)` on rows assembled block by block: Keras takes the
+    validation rows from the end before it shuffles, so they all come from the last block."""
+    split = module.resolver.constant(keyword(fit.site.node, "validation_split"), fit.site.scope)
+    if not isinstance(split, float | int) or split <= 0:
+        return False
+    data = [fit.x, argument(fit.site.node, "y", 1)]
+    return any(d is not None and module.data.in_blocks(d, fit.site.scope) for d in data)
+
+
+def _sliced_batches(project: Project, module: ModuleFacts) -> Iterator[Hit]:
+    """Mini-batches cut by slicing training arrays (`X_train[i:i + bs]`) in a training-step
+    loop nested in an epoch loop that never reorders them. Sequence models are left out:
+    contiguous language-model batches are meant to keep their order."""
+    networks = list(module.networks.values())
+    if not networks or any(project.is_sequence_model(n, module) for n in networks):
+        return
+    for step in module.loops.step_loops:
+        chain = step.backwards[0].loops
+        outer = chain[: chain.index(step.node)]
+        if not outer:
+            continue
+        sliced = [
+            node
+            for node in walk_body(step.node)
+            if isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Slice)
+            and isinstance(node.value, ast.Name)
+            and module.data.role(node.value, step.scope) == "train"
+            and not _reordered(node.value.id, outer[0])
+        ]
+        if sliced:
+            first = min(sliced, key=lambda n: (n.lineno, n.col_offset))
+            yield Hit(
+                module.path,
+                first,
+                f"mini-batches are sliced from `{ast.unparse(first.value)}` in the same order "
+                "every epoch",
+                "draw a permutation each epoch (`idx = torch.randperm(n)`) and slice it, "
+                "or use a DataLoader with shuffle=True",
+            )
+
+
+def _reordered(name: str, epoch_loop: ast.AST) -> bool:
+    """True when the epoch loop rebinds `name` or hands it to a shuffling call."""
+    for node in walk_body(epoch_loop):  # type: ignore[arg-type]
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t)):
+                return True
+        if isinstance(node, ast.Call) and any(
+            isinstance(a, ast.Name) and a.id == name for a in node.args
+        ):
+            callee = (dotted(node.func) or "").lower()
+            if "shuffle" in callee or "perm" in callee:
+                return True
+    return False
+
+
+_HOOK_ROLES = {"train_dataloader": "train", "val_dataloader": "val", "test_dataloader": "test"}
+
+
 def _loader_role(module: ModuleFacts, site: CallSite, trained_on: set[int]) -> str | None:
     for target in site.targets:
         role = name_role(target)
         if role:
             return role
+    role = _helper_role(module, site)
+    if role:
+        return role
     dataset = argument(site.node, "dataset", 0)
     role = module.data.role(dataset, site.scope) if dataset is not None else None
     if role:
         return role
-    method = site.scope.name
-    if method.endswith("_dataloader"):
-        return {
-            "train_dataloader": "train",
-            "val_dataloader": "val",
-            "test_dataloader": "test",
-        }.get(method)
+    if site.scope.name in _HOOK_ROLES:
+        return _HOOK_ROLES[site.scope.name]
     return "train" if id(site.node) in trained_on else None
+
+
+def _helper_role(module: ModuleFacts, site: CallSite) -> str | None:
+    """For a DataLoader a helper builds and returns (`self.make_loader(ds, bs)`), called
+    for the training data by one of its callers (named so, passing training data, or in a
+    `train_dataloader` hook): 'train'. Its shuffling must not depend on the helper's
+    parameters, which differ per caller."""
+    helper = site.scope
+    resolver = module.resolver
+    if not any(
+        o.expr is site.node for r in helper.returns for o in resolver.origins(r, helper)
+    ) or _mentions(site.node, {"shuffle", "sampler", "batch_sampler"}, set(helper.params)):
+        return None
+    dataset = argument(site.node, "dataset", 0)
+    name = dataset.id if isinstance(dataset, ast.Name) and dataset.id in helper.params else None
+    position = helper.params.index(name) - (helper.class_name is not None) if name else -1
+    for caller in module.loops.callers(helper):
+        roles = {name_role(t) for t in caller.targets} | {_HOOK_ROLES.get(caller.scope.name)}
+        passed = argument(caller.node, name, position) if name else None
+        if passed is not None:
+            roles.add(module.data.role(passed, caller.scope))
+        if "train" in roles:
+            return "train"
+    return None
+
+
+def _mentions(call: ast.Call, keywords: set[str], names: set[str]) -> bool:
+    """True when the DataLoader's `keywords` (by keyword, by position or in `**kwargs`) use
+    one of `names`."""
+    values = call.args[2:5] + [k.value for k in call.keywords if k.arg in keywords | {None}]
+    return any(isinstance(n, ast.Name) and n.id in names for v in values for n in ast.walk(v))
 
 
 @rule(
@@ -246,15 +366,16 @@ def test_set_in_tuning(project: Project) -> Iterator[Hit]:
     ## References
     - https://scikit-learn.org/stable/common_pitfalls.html#data-leakage
     """
-    for module, fit in project.keras_fits():
-        if _is_test(module, fit.validation_data, fit.site):
-            yield Hit(
-                module.path,
-                fit.site.node,
-                "test data passed as validation_data",
-                "hold out a validation split from the training data",
-            )
     for module in project.modules:
+        # any `fit(validation_data=...)`, also on a model of a module not in this run
+        for fit in module.keras_fits:
+            if _is_test(module, fit.validation_data, fit.site):
+                yield Hit(
+                    module.path,
+                    fit.site.node,
+                    "test data passed as validation_data",
+                    "hold out a validation split from the training data",
+                )
         yield from _fitted_on_test(module)
         yield from _fitted_before_split(module)
         yield from _test_as_validation(module)
@@ -293,38 +414,62 @@ def _fitted_on_test(module: ModuleFacts) -> Iterator[Hit]:
 
 
 def _fitted_before_split(module: ModuleFacts) -> Iterator[Hit]:
+    """A preprocessor fitted on data that is split afterwards, by a split function or by
+    slicing off a test part (`X_test = X[n:]`)."""
     for site in module.collected.training_calls:
         data = module.data.fitted_preprocessor(site)
-        if not isinstance(data, ast.Name) or module.data.role(data, site.scope) is not None:
+        root = root_name(data) if data is not None else None
+        if root is None or module.data.role(data, site.scope) is not None:
             continue
-        learned = {data.id, *site.targets}
-        for other in site.scope.calls:
-            if (
-                other.node.lineno > site.node.lineno
-                and other.targets
-                and _uses(other.node, learned)
-            ):
-                learned |= set(other.targets)
-        for split in module.splits:
-            if (
-                split.site.scope is site.scope
-                and split.site.node.lineno > site.node.lineno
-                and split.inputs & learned
-            ):
-                yield Hit(
-                    module.path,
-                    site.node,
-                    "preprocessing is fitted on all data before the train/test split",
-                    "split first, fit the preprocessor on the training split, "
-                    "then transform the others",
-                )
-                break
+        after = (site.node.lineno, site.node.col_offset)
+        learned = derived_names({root, *_written(module, site)}, site.scope, after)
+        if any(
+            split.site.scope is site.scope
+            and split.site.node.lineno > site.node.lineno
+            and split.inputs & learned
+            for split in module.splits
+        ) or _sliced_test_part(site, learned, after):
+            yield Hit(
+                module.path,
+                site.node,
+                "preprocessing is fitted on all data before the train/test split",
+                "split first, fit the preprocessor on the training split, "
+                "then transform the others",
+            )
 
 
-def _uses(call: ast.Call, names: set[str]) -> bool:
-    """True when the call's arguments mention one of `names`."""
-    values = [*call.args, *(k.value for k in call.keywords)]
-    return any(isinstance(n, ast.Name) and n.id in names for v in values for n in ast.walk(v))
+def _written(module: ModuleFacts, site: CallSite) -> set[str]:
+    """The variables the statement around a call assigns to (`df.iloc[:, :8] = f(...)`)."""
+    node: ast.AST | None = site.node
+    while node is not None and not isinstance(node, ast.stmt):
+        node = module.loops.parents.get(id(node))
+    if not isinstance(node, ast.Assign):
+        return set()
+    return {n for t in node.targets for e in _elements(t) if (n := root_name(e))}
+
+
+def _elements(target: ast.expr) -> list[ast.expr]:
+    return list(target.elts) if isinstance(target, ast.Tuple | ast.List) else [target]
+
+
+def _sliced_test_part(site: CallSite, learned: set[str], after: tuple[int, int]) -> bool:
+    """A test-named variable bound after `after` to a slice of the learned data."""
+    for name, bindings in site.scope.bindings.items():
+        if name_role(name) != "test":
+            continue
+        for binding in bindings:
+            value = binding.value
+            if binding.pos <= after or value is None:
+                continue
+            if binding.kind == "unpack" and isinstance(value, ast.Tuple | ast.List):
+                if binding.index is None or binding.index >= len(value.elts):
+                    continue
+                value = value.elts[binding.index]
+            elif binding.kind != "assign":
+                continue
+            if sliced_from(value, learned):
+                return True
+    return False
 
 
 def _test_as_validation(module: ModuleFacts) -> Iterator[Hit]:

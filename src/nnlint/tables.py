@@ -361,6 +361,9 @@ SCALED_DATA_SOURCES = frozenset(
         "keras.datasets.boston_housing.get_word_index",
     }
 )
+# Well-known data files (by name, without extension) whose features are already scaled:
+# UCI Sonar (energies in 0..1) and Ionosphere (-1..1).
+SCALED_DATA_FILES = frozenset({"sonar", "ionosphere"})
 # Operations that keep data raw: conversions, reshapes and selections.
 RAW_PRESERVING_METHODS = frozenset(
     {
@@ -368,6 +371,7 @@ RAW_PRESERVING_METHODS = frozenset(
         "reshape",
         "values",
         "to_numpy",
+        "as_matrix",
         "drop",
         "dropna",
         "fillna",
@@ -442,6 +446,41 @@ FIT_METHODS = frozenset({"fit", "fit_transform", "fit_on_texts", "adapt", "parti
 SPLIT_FUNCTIONS = frozenset(
     {"sklearn.model_selection.train_test_split", "torch.utils.data.random_split"}
 )
+
+# Calls that stack arrays row-wise, block after block (NN202: an ordered validation tail).
+CONCATENATIONS = frozenset(
+    {"numpy.concatenate", "numpy.vstack", "numpy.row_stack", "torch.cat", "torch.concat"}
+)
+
+# -- which split data is (NN203) -------------------------------------------------------
+# Keywords that name the split a loader returns: `get_dataset(mode="test")`.
+SPLIT_KEYWORDS = ("split", "mode", "subset", "partition")
+# Methods and functions whose result is the same split as their receiver / first argument.
+SPLIT_PRESERVING_METHODS = RAW_PRESERVING_METHODS | {
+    "map",
+    "batch",
+    "padded_batch",
+    "prefetch",
+    "cache",
+    "shuffle",
+    "repeat",
+    "filter",
+    "take",
+    "unbatch",
+    "with_format",
+    "set_format",
+    "select_columns",
+    "remove_columns",
+    "rename_column",
+}
+SPLIT_PRESERVING_FUNCTIONS = RAW_PRESERVING_FUNCTIONS - {
+    "sklearn.model_selection.train_test_split"
+} | {
+    "keras.utils.to_categorical",
+    "keras.utils.np_utils.to_categorical",
+    "keras.utils.pad_sequences",
+    "keras.preprocessing.sequence.pad_sequences",
+}
 
 # Early stopping and best-model selection callbacks.
 EARLY_STOPPING_CALLBACKS = frozenset(

@@ -93,3 +93,16 @@ def iterated(expr: ast.expr) -> ast.expr:
             break
         expr = expr.args[0]
     return expr
+
+
+def root_name(expr: ast.expr) -> str | None:
+    """The variable an expression reads its data from: `df` for `df.iloc[:, :8].values`."""
+    while True:
+        if isinstance(expr, ast.Name):
+            return expr.id
+        if isinstance(expr, ast.Attribute | ast.Subscript):
+            expr = expr.value
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            expr = expr.func.value
+        else:
+            return None
