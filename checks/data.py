@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from itertools import chain
 
 from nnlint.checks import config
 
 from nnlint import tables
 from nnlint.facts import ModuleFacts
 from nnlint.facts.data import derived_names, name_role, sliced_from
-from nnlint.facts.loops import walk_body
+from nnlint.facts.loops import loop_blocks, walk_body
 from nnlint.facts.names import dotted, root_name
 from nnlint.facts.scope import CallSite
 from nnlint.facts.training import KerasFit
@@ -34,9 +35,12 @@ def unnormalised_input(project: Project) -> Iterator[Hit]:
     ## What it does
     Follows arrays from sources known to be unscaled (`keras.datasets.*.load_data()`,
     scikit-learn `load_*`/`fetch_*`, `pandas.read_csv`, `numpy.loadtxt`) to where they enter
-    the network (`model.fit(x, ...)`, `TensorDataset(x, ...)`) and reports when nothing on
-    the way scales them: no division (`/ 255`, `/ std`), no scaler, and no `Rescaling`,
-    `Normalization`, BatchNorm or Embedding first layer.
+    the network (`model.fit(x, ...)`, `TensorDataset(x, ...)`, `model(x_batch)` in a PyTorch
+    training loop), through conversions, splits, slices and local helpers that return them,
+    and reports when nothing on the way scales them: no division (`/ 255`, `/ std`), no
+    scaler, no in-place rescaling of the frame (`df[cols] = (df[cols] - m) / s`, or a helper
+    that writes into it), and no `Rescaling`, `Normalization`, BatchNorm or Embedding first
+    layer.
 
     ## Why is this bad?
     Features on different scales (pixels in 0..255, prices in the thousands next to ratios
@@ -58,7 +62,10 @@ def unnormalised_input(project: Project) -> Iterator[Hit]:
 
     ## Known limits
     Data passed through a function nnlint cannot see into (`preprocess(x)`) is assumed to be
-    handled; so is data whose network starts with a layer that is not a plain weight layer.
+    handled; so is data whose network starts with a layer that is not a plain weight layer,
+    and a frame written in place with anything but `fillna`/`astype`-like values. Whether a
+    CSV's columns are already scaled cannot be seen in code: a few well-known data files
+    that are (UCI Sonar, Ionosphere) are not reported, other CSVs are taken as raw.
 
     ## Fix safety
     No automatic fix.
@@ -127,9 +134,15 @@ def _method(site: CallSite) -> str:
 def unshuffled_training_data(project: Project) -> Iterator[Hit]:
     """
     ## What it does
-    Finds training data that is fed in a fixed order: a training `DataLoader` (named so, or
-    iterated by the loop that calls `backward()`) without `shuffle=True` or a sampler, Keras
-    `fit(..., shuffle=False)`, and a `tf.data` pipeline given to `fit` with no `.shuffle()`.
+    Finds training data that is fed in a fixed order: a training `DataLoader` (named so,
+    iterated by the loop that calls `backward()`, returned by a `train_dataloader` hook, or
+    built by a helper that a caller uses for training data) without `shuffle=True` or a
+    sampler (also when options come as `**kwargs` dict literals); mini-batches sliced from a
+    training array (`X_train[i:i + bs]`) in an epoch loop that never permutes it; Keras
+    `fit(..., shuffle=False)`; `fit(..., validation_split=...)` on rows assembled block by
+    block (appended in two loops, `np.concatenate([cats, dogs])`) and never shuffled, so the
+    validation tail is one block; and a `tf.data` pipeline given to `fit` with no
+    `.shuffle()`.
 
     ## Why is this bad?
     Data files are often sorted (by class, by date, by source). Mini-batches drawn in that
@@ -148,9 +161,11 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
     ```
 
     ## Known limits
-    Loaders whose `shuffle` comes from a variable, loaders over an `IterableDataset` and
-    data built in code nnlint cannot follow are not reported. Validation and test loaders do
-    not need shuffling and are never reported.
+    Loaders whose `shuffle` comes from a variable or a helper's parameter, loaders over an
+    `IterableDataset` and data built in code nnlint cannot follow are not reported.
+    Validation and test loaders do not need shuffling and are never reported. Slicing is
+    not reported for sequence models (contiguous language-model batches keep their order on
+    purpose) nor when the epoch loop rebinds or shuffles the sliced array.
 
     ## Fix safety
     No automatic fix yet.
@@ -332,11 +347,15 @@ def _mentions(call: ast.Call, keywords: set[str], names: set[str]) -> bool:
 def test_set_in_tuning(project: Project) -> Iterator[Hit]:
     """
     ## What it does
-    Finds a test split (named `test`, or known by origin: `train=False`, `split="test"`)
-    used as validation data (`fit(validation_data=...)`, Lightning `val_dataloaders`, HF
-    `eval_dataset`), evaluated inside the epoch loop to pick a model (best-so-far,
-    checkpoint, scheduler), used inside a hyper-parameter objective, or used to fit
-    preprocessing; and preprocessing fitted on all data before `train_test_split`.
+    Finds a test split (named `test`, or known by origin: `train=False`, `split="test"`,
+    `mode="test"`, the second pair of `load_data()`, also after rescaling, conversions and
+    `tf.data` steps) used as validation data (`fit(validation_data=...)`, Lightning
+    `val_dataloaders`, HF `eval_dataset`), evaluated inside the epoch loop to pick a model
+    (best-so-far, checkpoint, scheduler), used inside a hyper-parameter objective or a
+    search loop over candidate values that keeps the best test score, or used to fit
+    preprocessing; and preprocessing fitted on data that is split afterwards, by
+    `train_test_split` or by slicing off a test part (`x_test = windows[n:]`), followed
+    through assignments, loops and `.append`.
 
     ## Why is this bad?
     The test set exists to estimate performance on unseen data. Once it steers a decision
@@ -390,6 +409,7 @@ def test_set_in_tuning(project: Project) -> Iterator[Hit]:
                         "select on a validation split; evaluate the test set once after training",
                     )
         yield from _test_in_objective(module)
+        yield from _test_in_search_loop(module)
     yield from config.test_as_validation_in_configs(project)
 
 
@@ -522,3 +542,92 @@ def _test_in_objective(module: ModuleFacts) -> Iterator[Hit]:
                     "score trials on a validation split; keep the test set for the final model",
                 )
                 break
+
+
+def _test_in_search_loop(module: ModuleFacts) -> Iterator[Hit]:
+    """A loop over candidate hyper-parameter values (`for lr in [1e-3, 1e-2]:`) that trains,
+    scores on test data, and keeps the candidate whose test score is best (an `if` on it)."""
+    for scope in module.collected.scopes:
+        if scope.in_test:
+            continue
+        for loop in scope.loops:
+            if not _over_candidates(module, loop, scope):
+                continue
+            inside = [s for s in scope.calls if loop in s.loops]
+            trains = module.training.training_functions
+            if not any(_trains(s) or module.training.is_training_call(s, trains) for s in inside):
+                continue
+            compared = set().union(
+                *(
+                    _names_in(stmt.test)
+                    for stmt in chain.from_iterable(loop_blocks(loop.body))
+                    if isinstance(stmt, ast.If)
+                )
+            )
+            for site in inside:
+                if any(_is_test(module, a, site) for a in _data_args(site)) and (
+                    _computed_from(id(site.node), loop) & compared
+                ):
+                    yield Hit(
+                        module.path,
+                        site.node,
+                        "hyper-parameters are chosen by their score on test data",
+                        "compare candidates on a validation split (or cross-validation); "
+                        "score only the chosen model on the test set",
+                    )
+                    break
+
+
+def _over_candidates(module: ModuleFacts, loop: ast.AST, scope) -> bool:
+    """`for value in [a, b, c]:` (also through a name bound to such a list), or over
+    `itertools.product`/`ParameterGrid` of such lists."""
+    if not isinstance(loop, ast.For):
+        return False
+    for origin in module.resolver.origins(loop.iter, scope):
+        value = origin.expr
+        if isinstance(value, ast.List | ast.Tuple) and len(value.elts) >= 2:
+            return True
+        if isinstance(value, ast.Call) and module.resolver.call_name(value, origin.scope) in (
+            tables.CANDIDATE_GRIDS
+        ):
+            return True
+    return False
+
+
+def _trains(site: CallSite) -> bool:
+    func = site.node.func
+    return isinstance(func, ast.Attribute) and func.attr in tables.KERAS_TRAIN_METHODS | {
+        "backward",
+        "train",
+    }
+
+
+def _data_args(site: CallSite) -> list[ast.expr]:
+    values = [*site.node.args, *(k.value for k in site.node.keywords)]
+    out = [e for v in values for e in (v.elts if isinstance(v, ast.Tuple | ast.List) else [v])]
+    return [v for v in out if isinstance(v, ast.Name | ast.Attribute | ast.Subscript)]
+
+
+def _computed_from(call: int, loop: ast.AST) -> set[str]:
+    """Names the loop assigns from the call (by `id`), and, two steps on, from those names."""
+    names: set[str] = set()
+    statements = [
+        n for n in walk_body(loop) if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign)
+    ]
+    for stmt in statements:
+        if stmt.value is not None and any(id(n) == call for n in ast.walk(stmt.value)):
+            names |= _targets(stmt)
+    for _ in range(2):
+        for stmt in statements:
+            if stmt.value is not None and _names_in(stmt.value) & names:
+                names |= _targets(stmt)
+    return names
+
+
+def _targets(stmt: ast.Assign | ast.AugAssign | ast.AnnAssign) -> set[str]:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _names_in(expr: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}

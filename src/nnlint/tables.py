@@ -239,6 +239,17 @@ KERAS_ACTIVATION_LAYERS = {
     "Softmax": "softmax",
 }
 
+# What `from <module> import *` binds, for the modules real code star-imports
+# (`from keras.layers import *`): the layer names the tables above know, and Keras's models.
+STAR_EXPORTS = {
+    "keras.layers": frozenset(
+        {*KERAS_WEIGHT_LAYERS, *RECURRENT_LAYERS, *ATTENTION_LAYERS, *NORMALISATION_LAYERS}
+        | {*EMBEDDING_LAYERS, *PASS_THROUGH_LAYERS, *KERAS_ACTIVATION_LAYERS}
+        | {"Input", "Activation", "MaxPool1D", "MaxPool2D", "MaxPool3D", "Concatenate", "Add"}
+    ),
+    "keras.models": frozenset({"Sequential", "Model", "load_model", "model_from_json"}),
+}
+
 # Calls whose result mixes two tensors multiplicatively: a sigmoid/tanh feeding one is a gate.
 GATING_FUNCTIONS = frozenset(
     {
@@ -364,6 +375,16 @@ SCALED_DATA_SOURCES = frozenset(
 # Well-known data files (by name, without extension) whose features are already scaled:
 # UCI Sonar (energies in 0..1) and Ionosphere (-1..1).
 SCALED_DATA_FILES = frozenset({"sonar", "ionosphere"})
+# Encoders that turn categories into codes: writing their output into a frame does not
+# rescale its features.
+CATEGORY_ENCODERS = frozenset(
+    {
+        "sklearn.preprocessing.LabelEncoder",
+        "sklearn.preprocessing.OrdinalEncoder",
+        "sklearn.preprocessing.OneHotEncoder",
+        "sklearn.preprocessing.LabelBinarizer",
+    }
+)
 # Operations that keep data raw: conversions, reshapes and selections.
 RAW_PRESERVING_METHODS = frozenset(
     {
@@ -372,6 +393,11 @@ RAW_PRESERVING_METHODS = frozenset(
         "values",
         "to_numpy",
         "as_matrix",
+        "reindex",
+        "reset_index",
+        "sort_values",
+        "sort_index",
+        "rename",
         "drop",
         "dropna",
         "fillna",
@@ -453,6 +479,14 @@ CONCATENATIONS = frozenset(
 )
 
 # -- which split data is (NN203) -------------------------------------------------------
+# Grids of hyper-parameter candidates a search loop iterates.
+CANDIDATE_GRIDS = frozenset(
+    {
+        "itertools.product",
+        "sklearn.model_selection.ParameterGrid",
+        "sklearn.model_selection.ParameterSampler",
+    }
+)
 # Keywords that name the split a loader returns: `get_dataset(mode="test")`.
 SPLIT_KEYWORDS = ("split", "mode", "subset", "partition")
 # Methods and functions whose result is the same split as their receiver / first argument.

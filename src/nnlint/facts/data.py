@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from nnlint import tables
 from nnlint.facts.names import dotted, iterated, name_tokens, root_name
 from nnlint.facts.scope import Binding, CallSite, Scope
-from nnlint.facts.values import Resolver, argument, keyword
+from nnlint.facts.values import Origin, Resolver, argument, keyword
 from nnlint.facts.writes import Writes
 
 _MAX_DEPTH = 10
@@ -346,18 +346,27 @@ class DataFacts:
             return None
         sources = set()
         for origin in origins:
-            if isinstance(expr, ast.Name) and self.writes.rescaled_between(
-                expr.id,
-                scope,
-                origin.expr.lineno if origin.scope is scope else 0,
-                expr.lineno,
-            ):
+            if self._rescaled_in_place(origin, expr, scope):
                 return None
             source = self._raw_origin(origin.expr, origin.scope, origin.index, depth)
             if source is None:
                 return None
             sources.add(source)
         return sources.pop() if len(sources) == 1 else None
+
+    def _rescaled_in_place(self, origin: Origin, expr: ast.expr, scope: Scope) -> bool:
+        """True when a variable bound to the origin may be rescaled in place before `expr`
+        reads it (anywhere after the binding, when `expr` is in another scope)."""
+        names = {
+            name
+            for name, bindings in origin.scope.bindings.items()
+            if any(_binds(b, origin.expr) for b in bindings)
+        }
+        end = expr.lineno if origin.scope is scope else 1 << 30
+        return any(
+            self.writes.rescaled_between(name, origin.scope, origin.expr.lineno, end)
+            for name in names
+        )
 
     def _raw_origin(
         self, value: ast.expr, scope: Scope, index: int | None, depth: int

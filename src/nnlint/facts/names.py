@@ -53,6 +53,10 @@ def add_import(table: dict[str, str], node: ast.Import | ast.ImportFrom, module_
         if alias.name != "*":
             full = f"{base}.{alias.name}" if base else alias.name
             table[alias.asname or alias.name] = canonical(full)
+            continue
+        module = canonical(base)
+        for name in tables.STAR_EXPORTS.get(module, ()):
+            table.setdefault(name, f"{module}.{name}")
 
 
 def dotted(expr: ast.expr) -> str | None:

@@ -56,7 +56,7 @@ class Writes:
                     if isinstance(target, ast.Subscript | ast.Attribute):
                         name = root_name(target)
                         if name:
-                            yield Write(name, node.lineno, self._rescales(node))
+                            yield Write(name, node.lineno, self._rescales(node, scope))
             elif isinstance(node, ast.Call) and depth < _MAX_DEPTH:
                 yield from self._helper_writes(node, depth)
 
@@ -87,8 +87,9 @@ class Writes:
             yield node
             stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
-    @staticmethod
-    def _rescales(node: ast.Assign | ast.AugAssign) -> bool:
+    def _rescales(self, node: ast.Assign | ast.AugAssign, scope: Scope) -> bool:
+        """False for values that visibly keep the scale: constants, copies, `fillna`-like
+        methods, and category codes (`LabelEncoder().fit_transform(df[c])`)."""
         if isinstance(node, ast.AugAssign):
             return True
         value = node.value
@@ -97,4 +98,13 @@ class Writes:
         if isinstance(value, ast.List | ast.Tuple):
             return False
         func = value.func if isinstance(value, ast.Call) else None
-        return not (isinstance(func, ast.Attribute) and func.attr in _NEUTRAL_METHODS)
+        if not isinstance(func, ast.Attribute):
+            return True
+        if func.attr in _NEUTRAL_METHODS:
+            return False
+        encoders = [
+            self.resolver.call_name(o.expr, o.scope)
+            for o in self.resolver.origins(func.value, scope)
+            if isinstance(o.expr, ast.Call)
+        ]
+        return not (encoders and all(e in tables.CATEGORY_ENCODERS for e in encoders))
