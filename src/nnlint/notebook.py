@@ -40,9 +40,8 @@ def _is_magic(line: str) -> bool:
 def notebook_source(data: str) -> tuple[str, CellMap]:
     """The Python text of a notebook's code cells and where each cell starts in it.
 
-    Magic and shell lines become blank lines (`pass` when indented, so a block that held
-    only a magic still parses) so line numbers stay those of the cell; a cell magic
-    (`%%bash`) blanks its whole cell.
+    Magic and shell lines become blank lines so line numbers stay those of the cell; a cell
+    magic (`%%bash`) blanks its whole cell.
     """
     try:
         document = json.loads(data)
@@ -61,13 +60,5 @@ def notebook_source(data: str) -> tuple[str, CellMap]:
         cell_lines = text.splitlines() or [""]
         whole_cell_magic = cell_lines[0].lstrip().startswith("%%")
         starts.append((len(lines) + 1, number))
-        lines.extend(
-            "" if whole_cell_magic else _without_magic(x) if _is_magic(x) else x for x in cell_lines
-        )
+        lines.extend("" if whole_cell_magic or _is_magic(x) else x for x in cell_lines)
     return "\n".join(lines) + "\n", CellMap(tuple(starts))
-
-
-def _without_magic(line: str) -> str:
-    """A blank for a magic line; `pass` where it is a block's body (`if ...:\n    !pip ...`)."""
-    indent = line[: len(line) - len(line.lstrip())]
-    return f"{indent}pass" if indent else ""
