@@ -162,10 +162,11 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
 
     ## Known limits
     Loaders whose `shuffle` comes from a variable or a helper's parameter, loaders over an
-    `IterableDataset` and data built in code nnlint cannot follow are not reported.
-    Validation and test loaders do not need shuffling and are never reported. Slicing is
-    not reported for sequence models (contiguous language-model batches keep their order on
-    purpose) nor when the epoch loop rebinds or shuffles the sliced array.
+    `IterableDataset` and data built in code nnlint cannot follow are not reported. Slicing
+    is not reported for sequence models (contiguous language-model batches keep their order
+    on purpose) nor when the epoch loop rebinds or shuffles the sliced array. Validation and
+    test loaders do
+    not need shuffling and are never reported.
 
     ## Fix safety
     No automatic fix yet.
