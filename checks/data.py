@@ -142,7 +142,9 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
     `fit(..., shuffle=False)`; `fit(..., validation_split=...)` on rows assembled block by
     block (appended in two loops, `np.concatenate([cats, dogs])`) and never shuffled, so the
     validation tail is one block; and a `tf.data` pipeline given to `fit` with no
-    `.shuffle()`.
+    `.shuffle()`. A dataset that orders itself at random (an `IterableDataset`, a `Dataset`
+    whose `__getitem__` draws random numbers, a Hugging Face dataset after `.shuffle()`)
+    counts as shuffled.
 
     ## Why is this bad?
     Data files are often sorted (by class, by date, by source). Mini-batches drawn in that
@@ -186,7 +188,10 @@ def unshuffled_training_data(project: Project) -> Iterator[Hit]:
             shuffles = module.data.loader_shuffles(site.node, site.scope)
             if shuffles is None:
                 from_configs.append((module, site))
-            elif shuffles is False and not (module.data.is_iterable_dataset(site.node, site.scope)):
+            elif shuffles is False and not (
+                module.data.is_iterable_dataset(site.node, site.scope)
+                or module.data.dataset_shuffles(site.node, site.scope)
+            ):
                 yield Hit(
                     module.path,
                     site.node,

@@ -478,6 +478,9 @@ CONCATENATIONS = frozenset(
     {"numpy.concatenate", "numpy.vstack", "numpy.row_stack", "torch.cat", "torch.concat"}
 )
 
+# Random-number calls: a Dataset whose `__getitem__` makes one samples at random.
+RANDOM_PREFIXES = ("random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand")
+
 # -- which split data is (NN203) -------------------------------------------------------
 # Grids of hyper-parameter candidates a search loop iterates.
 CANDIDATE_GRIDS = frozenset(

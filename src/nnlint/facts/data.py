@@ -309,6 +309,44 @@ class DataFacts:
                 return True
         return False
 
+    def dataset_shuffles(self, call: ast.Call, scope: Scope) -> bool:
+        """True when a DataLoader's dataset orders itself at random: a local Dataset class
+        whose `__getitem__` draws random numbers, or a dataset shuffled by a `.shuffle(...)`
+        method (Hugging Face `datasets`)."""
+        dataset = argument(call, "dataset", 0)
+        if dataset is None:
+            return False
+        return self._self_shuffling(dataset, scope, 0)
+
+    def _self_shuffling(self, expr: ast.expr, scope: Scope, depth: int) -> bool:
+        if depth > _MAX_DEPTH:
+            return False
+        for origin in self.resolver.origins(expr, scope):
+            value = origin.expr
+            if not isinstance(value, ast.Call):
+                continue
+            func = value.func
+            if isinstance(func, ast.Name):
+                cls = self.resolver.collected.classes.get(func.id)
+                getitem = cls.methods.get("__getitem__") if cls else None
+                if getitem and any(
+                    (s.qualname or "").startswith(tables.RANDOM_PREFIXES) for s in getitem.calls
+                ):
+                    return True
+            elif (
+                isinstance(func, ast.Attribute)
+                and not self.resolver.call_name(value, origin.scope)
+                and (
+                    func.attr == "shuffle"
+                    or (
+                        func.attr in tables.SPLIT_PRESERVING_METHODS
+                        and self._self_shuffling(func.value, origin.scope, depth + 1)
+                    )
+                )
+            ):
+                return True
+        return False
+
     # -- tf.data ------------------------------------------------------------------------
     def tfdata_shuffled(self, expr: ast.expr, scope: Scope, depth: int = 0) -> bool | None:
         """For a tf.data pipeline: True if it shuffles, False if its source is known and it
