@@ -10,7 +10,8 @@ from nnlint.checks import config
 
 from nnlint import tables
 from nnlint.facts import ModuleFacts
-from nnlint.facts.data import derived_names, name_role, sliced_from
+from nnlint.facts.data import name_role
+from nnlint.facts.dataflow import derived_names, sliced_from
 from nnlint.facts.loops import loop_blocks, walk_body
 from nnlint.facts.names import dotted, root_name
 from nnlint.facts.scope import CallSite

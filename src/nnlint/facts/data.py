@@ -7,8 +7,9 @@ import ast
 from dataclasses import dataclass
 
 from nnlint import tables
-from nnlint.facts.names import dotted, iterated, name_tokens, root_name
-from nnlint.facts.scope import Binding, CallSite, Scope
+from nnlint.facts.dataflow import binds
+from nnlint.facts.names import dotted, iterated, name_tokens
+from nnlint.facts.scope import CallSite, Scope
 from nnlint.facts.values import Origin, Resolver, argument, keyword
 from nnlint.facts.writes import Writes
 
@@ -125,8 +126,6 @@ _TFDATA_SOURCES = frozenset(
         "load",
     }
 )
-_SIZE_ATTRIBUTES = frozenset({"shape", "size", "ndim", "dtype", "columns", "index"})
-_SIZE_FUNCTIONS = frozenset({"len", "range", "int", "float", "print", "isinstance", "type"})
 _SHUFFLING_SOURCES = frozenset(
     {
         "keras.utils.image_dataset_from_directory",
@@ -398,7 +397,7 @@ class DataFacts:
         names = {
             name
             for name, bindings in origin.scope.bindings.items()
-            if any(_binds(b, origin.expr) for b in bindings)
+            if any(binds(b, origin.expr) for b in bindings)
         }
         end = expr.lineno if origin.scope is scope else 1 << 30
         return any(
@@ -487,7 +486,7 @@ class DataFacts:
 
     def _appended_in_loops(self, empty: ast.List, scope: Scope) -> int:
         """How many separate top-level loops `.append` to the list `name = []` binds."""
-        names = [n for n, bs in scope.bindings.items() if any(_binds(b, empty) for b in bs)]
+        names = [n for n, bs in scope.bindings.items() if any(binds(b, empty) for b in bs)]
         if len(names) != 1:
             return 0
         loops = set()
@@ -522,77 +521,6 @@ class DataFacts:
                         or argument(site.node, "data", 0)
                     )
         return None
-
-
-def _binds(binding: Binding, value: ast.expr) -> bool:
-    """True when the binding assigns `value` (also as one element of `a, b = [], []`)."""
-    if binding.value is value:
-        return True
-    elements = getattr(binding.value, "elts", None)
-    index = binding.index
-    return (
-        elements is not None
-        and index is not None
-        and index < len(elements)
-        and (elements[index] is value)
-    )
-
-
-def data_names(expr: ast.AST) -> set[str]:
-    """Names whose data flows into `expr`: not indices (`x[i:j]`), sizes (`len(x)`,
-    `x.shape`) or callees."""
-    if isinstance(expr, ast.Name):
-        return {expr.id}
-    if isinstance(expr, ast.Subscript):
-        return data_names(expr.value)
-    if isinstance(expr, ast.Attribute):
-        return set() if expr.attr in _SIZE_ATTRIBUTES else data_names(expr.value)
-    if isinstance(expr, ast.Call):
-        if isinstance(expr.func, ast.Name) and expr.func.id in _SIZE_FUNCTIONS:
-            return set()
-        head = data_names(expr.func.value) if isinstance(expr.func, ast.Attribute) else set()
-        values = [*expr.args, *(k.value for k in expr.keywords)]
-        return head.union(*(data_names(v) for v in values))
-    return set().union(*(data_names(c) for c in ast.iter_child_nodes(expr)))
-
-
-def sliced_from(expr: ast.expr, names: set[str]) -> bool:
-    """True when `expr` takes a slice (`x[:n]`, `x[n:]`) of data held in one of `names`."""
-    return any(
-        isinstance(node, ast.Subscript)
-        and any(isinstance(s, ast.Slice) for s in ast.walk(node.slice))
-        and data_names(node.value) & names
-        for node in ast.walk(expr)
-    )
-
-
-def derived_names(names: set[str], scope: Scope, after: tuple[int, int]) -> set[str]:
-    """`names` and the names of `scope` bound after `after` to data computed from them:
-    assigned, iterated over or `.append`ed to a list."""
-    found = set(names)
-    changed = True
-    while changed:
-        changed = False
-        for name, bindings in scope.bindings.items():
-            if name not in found and any(
-                b.pos > after and b.value is not None and data_names(b.value) & found
-                for b in bindings
-            ):
-                found.add(name)
-                changed = True
-        for site in scope.calls:
-            func = site.node.func
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in {"append", "extend", "insert"}
-                and (site.node.lineno, site.node.col_offset) > after
-                and data_names(site.node) - data_names(func.value) & found
-                and (receiver := root_name(func.value)) not in found
-                and receiver is not None
-            ):
-                found.add(receiver)
-                changed = True
-    return found
 
 
 @dataclass(frozen=True)
