@@ -16,7 +16,7 @@ from nnlint.facts.names import root_name
 from nnlint.facts.scope import Scope
 from nnlint.facts.values import Resolver
 
-_NEUTRAL_METHODS = tables.RAW_PRESERVING_METHODS | {"fillna", "replace", "map", "median"}
+_NEUTRAL_METHODS = tables.RAW_PRESERVING_METHODS | {"fillna", "replace", "map"}
 _MAX_DEPTH = 3
 
 
@@ -41,6 +41,7 @@ class Writes:
         return any(w.name == name and w.rescales and start < w.line < end for w in self.of(scope))
 
     def of(self, scope: Scope, depth: int = 0) -> list[Write]:
+        """The writes in `scope`, with those of the local helpers it calls on its data."""
         key = id(scope)
         if key not in self._by_scope:
             self._by_scope[key] = []
