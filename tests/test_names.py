@@ -41,6 +41,13 @@ def test_aliases_resolve_to_canonical_names(source: str, expected: str) -> None:
     assert _qualname_of_last_call(source) == expected
 
 
+def test_star_imports_of_known_modules_bind_their_names() -> None:
+    source = "from tensorflow.keras.layers import *\nfrom keras.models import *\n"
+    assert _qualname_of_last_call(source + "Sequential([Dense(3)])") == "keras.models.Sequential"
+    assert _qualname_of_last_call(source + "Conv2D(8, 3)") == "keras.layers.Conv2D"
+    assert _qualname_of_last_call("from mylib import *\nDense(3)") is None
+
+
 def test_unimported_names_do_not_resolve() -> None:
     assert _qualname_of_last_call("nn.Linear(1, 2)") is None
 

@@ -240,6 +240,17 @@ KERAS_ACTIVATION_LAYERS = {
     "Softmax": "softmax",
 }
 
+# What `from <module> import *` binds, for the modules real code star-imports
+# (`from keras.layers import *`): the layer names the tables above know, and Keras's models.
+STAR_EXPORTS = {
+    "keras.layers": frozenset(
+        {*KERAS_WEIGHT_LAYERS, *RECURRENT_LAYERS, *ATTENTION_LAYERS, *NORMALISATION_LAYERS}
+        | {*EMBEDDING_LAYERS, *PASS_THROUGH_LAYERS, *KERAS_ACTIVATION_LAYERS}
+        | {"Input", "Activation", "MaxPool1D", "MaxPool2D", "MaxPool3D", "Concatenate", "Add"}
+    ),
+    "keras.models": frozenset({"Sequential", "Model", "load_model", "model_from_json"}),
+}
+
 # Calls whose result mixes two tensors multiplicatively: a sigmoid/tanh feeding one is a gate.
 GATING_FUNCTIONS = frozenset(
     {
@@ -362,6 +373,19 @@ SCALED_DATA_SOURCES = frozenset(
         "keras.datasets.boston_housing.get_word_index",
     }
 )
+# Well-known data files (by name, without extension) whose features are already scaled:
+# UCI Sonar (energies in 0..1) and Ionosphere (-1..1).
+SCALED_DATA_FILES = frozenset({"sonar", "ionosphere"})
+# Encoders that turn categories into codes: writing their output into a frame does not
+# rescale its features.
+CATEGORY_ENCODERS = frozenset(
+    {
+        "sklearn.preprocessing.LabelEncoder",
+        "sklearn.preprocessing.OrdinalEncoder",
+        "sklearn.preprocessing.OneHotEncoder",
+        "sklearn.preprocessing.LabelBinarizer",
+    }
+)
 # Operations that keep data raw: conversions, reshapes and selections.
 RAW_PRESERVING_METHODS = frozenset(
     {
@@ -369,6 +393,12 @@ RAW_PRESERVING_METHODS = frozenset(
         "reshape",
         "values",
         "to_numpy",
+        "as_matrix",
+        "reindex",
+        "reset_index",
+        "sort_values",
+        "sort_index",
+        "rename",
         "drop",
         "dropna",
         "fillna",
@@ -443,6 +473,52 @@ FIT_METHODS = frozenset({"fit", "fit_transform", "fit_on_texts", "adapt", "parti
 SPLIT_FUNCTIONS = frozenset(
     {"sklearn.model_selection.train_test_split", "torch.utils.data.random_split"}
 )
+
+# Calls that stack arrays row-wise, block after block (NN202: an ordered validation tail).
+CONCATENATIONS = frozenset(
+    {"numpy.concatenate", "numpy.vstack", "numpy.row_stack", "torch.cat", "torch.concat"}
+)
+
+# Random-number calls: a Dataset whose `__getitem__` makes one samples at random.
+RANDOM_PREFIXES = ("random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand")
+
+# -- which split data is (NN203) -------------------------------------------------------
+# Grids of hyper-parameter candidates a search loop iterates.
+CANDIDATE_GRIDS = frozenset(
+    {
+        "itertools.product",
+        "sklearn.model_selection.ParameterGrid",
+        "sklearn.model_selection.ParameterSampler",
+    }
+)
+# Keywords that name the split a loader returns: `get_dataset(mode="test")`.
+SPLIT_KEYWORDS = ("split", "mode", "subset", "partition")
+# Methods and functions whose result is the same split as their receiver / first argument.
+SPLIT_PRESERVING_METHODS = RAW_PRESERVING_METHODS | {
+    "map",
+    "batch",
+    "padded_batch",
+    "prefetch",
+    "cache",
+    "shuffle",
+    "repeat",
+    "filter",
+    "take",
+    "unbatch",
+    "with_format",
+    "set_format",
+    "select_columns",
+    "remove_columns",
+    "rename_column",
+}
+SPLIT_PRESERVING_FUNCTIONS = RAW_PRESERVING_FUNCTIONS - {
+    "sklearn.model_selection.train_test_split"
+} | {
+    "keras.utils.to_categorical",
+    "keras.utils.np_utils.to_categorical",
+    "keras.utils.pad_sequences",
+    "keras.preprocessing.sequence.pad_sequences",
+}
 
 # Early stopping and best-model selection callbacks.
 EARLY_STOPPING_CALLBACKS = frozenset(

@@ -7,9 +7,11 @@ import ast
 from dataclasses import dataclass
 
 from nnlint import tables
-from nnlint.facts.names import iterated, name_tokens
+from nnlint.facts.dataflow import binds
+from nnlint.facts.names import dotted, iterated, name_tokens
 from nnlint.facts.scope import CallSite, Scope
-from nnlint.facts.values import Resolver, argument, has_star_args, keyword
+from nnlint.facts.values import Origin, Resolver, argument, keyword
+from nnlint.facts.writes import Writes
 
 _MAX_DEPTH = 10
 DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
@@ -162,6 +164,7 @@ class DataFacts:
 
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
+        self.writes = Writes(resolver)
 
     # -- splits -------------------------------------------------------------------------
     def role(self, expr: ast.expr, scope: Scope, depth: int = 0) -> str | None:
@@ -200,6 +203,11 @@ class DataFacts:
             return None
         for origin in self.resolver.origins(expr, scope):
             value = origin.expr
+            if isinstance(value, ast.BinOp):  # `x_val / 255`: arithmetic keeps the split
+                role = self._first_role([value.left, value.right], origin.scope, depth)
+                if role:
+                    return role
+                continue
             if value is expr or not isinstance(value, ast.Call):
                 if value is not expr and isinstance(
                     value, ast.Name | ast.Attribute | ast.Subscript
@@ -215,16 +223,27 @@ class DataFacts:
                 return "test"
         return None
 
+    def _first_role(self, exprs: list[ast.expr], scope: Scope, depth: int) -> str | None:
+        """The role of the first of `exprs` that has one ('test' before any other)."""
+        roles = {self.role(e, scope, depth + 1) for e in exprs} - {None}
+        return "test" if "test" in roles else next(iter(roles), None)
+
     def _call_role(self, call: ast.Call, scope: Scope, depth: int) -> str | None:
         if (data := iterated(call)) is not call:
             return self.role(data, scope, depth + 1)  # tqdm(loader), enumerate(loader)
         train = self.resolver.constant(keyword(call, "train"), scope)
         if train is False:
             return "test"
-        split = self.resolver.constant(keyword(call, "split"), scope)
-        if isinstance(split, str):
-            return name_role(split.split("[")[0])
+        for word in tables.SPLIT_KEYWORDS:
+            split = self.resolver.constant(keyword(call, word), scope)
+            if isinstance(split, str) and name_role(split.split("[")[0]):
+                return name_role(split.split("[")[0])
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in tables.SPLIT_PRESERVING_METHODS:
+            return self.role(func.value, scope, depth + 1)  # x_test.astype(...), ds.map(f)
         qualname = self.resolver.call_name(call, scope)
+        if qualname in tables.SPLIT_PRESERVING_FUNCTIONS and call.args:
+            return self.role(call.args[0], scope, depth + 1)  # to_categorical(y_test)
         if qualname in DATALOADERS or (qualname or "").endswith(("Subset", "Dataset")):
             dataset = argument(call, "dataset", 0)
             if dataset is not None:
@@ -236,19 +255,48 @@ class DataFacts:
         return site.qualname in DATALOADERS
 
     def loader_shuffles(self, call: ast.Call, scope: Scope) -> bool | None:
-        """True/False when a DataLoader's shuffling is known; None when it cannot be told."""
-        if has_star_args(call):
+        """True/False when a DataLoader's shuffling is known; None when it cannot be told.
+        `**kwargs` is looked into when it is built from dict literals."""
+        if any(isinstance(a, ast.Starred) for a in call.args):
+            return None
+        extra = self._star_keywords(call, scope)
+        if extra is None:
             return None
         if (
             argument(call, "sampler", 3) is not None
             or argument(call, "batch_sampler", 4) is not None
+            or extra & {"sampler", "batch_sampler"}
         ):
             return True
+        if "shuffle" in extra:
+            return None
         shuffle = argument(call, "shuffle", 2)
         if shuffle is None:
             return False
         value = self.resolver.constant(shuffle, scope)
         return value if isinstance(value, bool) else None
+
+    def _star_keywords(self, call: ast.Call, scope: Scope) -> set[str] | None:
+        """The keys `**kwargs` may pass, when every dict it can be is a literal with string
+        keys (`{"num_workers": 4} if cuda else {}`); None when they cannot be known."""
+        keys: set[str] = set()
+        for kw in call.keywords:
+            if kw.arg is not None:
+                continue
+            origins = self.resolver.origins(kw.value, scope)
+            if not origins:
+                return None
+            for origin in origins:
+                value = origin.expr
+                branches = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+                for branch in branches:
+                    if not isinstance(branch, ast.Dict) or not all(
+                        isinstance(k, ast.Constant) and isinstance(k.value, str)
+                        for k in branch.keys
+                    ):
+                        return None
+                    keys |= {k.value for k in branch.keys}  # type: ignore[union-attr]
+        return keys
 
     def is_iterable_dataset(self, call: ast.Call, scope: Scope) -> bool:
         """True when the loader's dataset is an IterableDataset (it cannot shuffle)."""
@@ -268,6 +316,44 @@ class DataFacts:
                 else None
             )
             if qualname and "Iterable" in qualname:
+                return True
+        return False
+
+    def dataset_shuffles(self, call: ast.Call, scope: Scope) -> bool:
+        """True when a DataLoader's dataset orders itself at random: a local Dataset class
+        whose `__getitem__` draws random numbers, or a dataset shuffled by a `.shuffle(...)`
+        method (Hugging Face `datasets`)."""
+        dataset = argument(call, "dataset", 0)
+        if dataset is None:
+            return False
+        return self._self_shuffling(dataset, scope, 0)
+
+    def _self_shuffling(self, expr: ast.expr, scope: Scope, depth: int) -> bool:
+        if depth > _MAX_DEPTH:
+            return False
+        for origin in self.resolver.origins(expr, scope):
+            value = origin.expr
+            if not isinstance(value, ast.Call):
+                continue
+            func = value.func
+            if isinstance(func, ast.Name):
+                cls = self.resolver.collected.classes.get(func.id)
+                getitem = cls.methods.get("__getitem__") if cls else None
+                if getitem and any(
+                    (s.qualname or "").startswith(tables.RANDOM_PREFIXES) for s in getitem.calls
+                ):
+                    return True
+            elif (
+                isinstance(func, ast.Attribute)
+                and not self.resolver.call_name(value, origin.scope)
+                and (
+                    func.attr == "shuffle"
+                    or (
+                        func.attr in tables.SPLIT_PRESERVING_METHODS
+                        and self._self_shuffling(func.value, origin.scope, depth + 1)
+                    )
+                )
+            ):
                 return True
         return False
 
@@ -308,11 +394,27 @@ class DataFacts:
             return None
         sources = set()
         for origin in origins:
+            if self._rescaled_in_place(origin, expr, scope):
+                return None
             source = self._raw_origin(origin.expr, origin.scope, origin.index, depth)
             if source is None:
                 return None
             sources.add(source)
         return sources.pop() if len(sources) == 1 else None
+
+    def _rescaled_in_place(self, origin: Origin, expr: ast.expr, scope: Scope) -> bool:
+        """True when a variable bound to the origin may be rescaled in place before `expr`
+        reads it (anywhere after the binding, when `expr` is in another scope)."""
+        names = {
+            name
+            for name, bindings in origin.scope.bindings.items()
+            if any(binds(b, origin.expr) for b in bindings)
+        }
+        end = expr.lineno if origin.scope is scope else 1 << 30
+        return any(
+            self.writes.rescaled_between(name, origin.scope, origin.expr.lineno, end)
+            for name in names
+        )
 
     def _raw_origin(
         self, value: ast.expr, scope: Scope, index: int | None, depth: int
@@ -335,7 +437,7 @@ class DataFacts:
         ):
             return None
         if qualname in tables.RAW_DATA_SOURCES or qualname.startswith(tables.RAW_DATA_PREFIXES):
-            if "scaled" in {kw.arg for kw in value.keywords}:
+            if "scaled" in {kw.arg for kw in value.keywords} or self._scaled_file(value, scope):
                 return None
             return qualname
         if qualname in tables.RAW_PRESERVING_FUNCTIONS and value.args:
@@ -351,6 +453,68 @@ class DataFacts:
         ):
             return self.raw_source(func.value, scope, depth + 1)
         return None
+
+    def _scaled_file(self, call: ast.Call, scope: Scope) -> bool:
+        """`read_csv("sonar.all-data")`: a well-known data file whose features are scaled."""
+        path = self.resolver.constant(call.args[0], scope) if call.args else None
+        if not isinstance(path, str):
+            return False
+        stem = path.replace("\\", "/").rpartition("/")[2].partition(".")[0].lower()
+        return stem in tables.SCALED_DATA_FILES
+
+    # -- row order ----------------------------------------------------------------------
+    def in_blocks(self, expr: ast.expr, scope: Scope, depth: int = 0) -> bool:
+        """True when an array's rows were put together block by block and never reordered:
+        a list appended to in two or more separate loops, or a concatenation of arrays
+        (`np.concatenate([cats, dogs])`), followed through conversions and scalers."""
+        if depth > _MAX_DEPTH:
+            return False
+        origins = self.resolver.origins(expr, scope)
+        return bool(origins) and all(self._blocks(o.expr, o.scope, depth) for o in origins)
+
+    def _blocks(self, value: ast.expr, scope: Scope, depth: int) -> bool:
+        if isinstance(value, ast.List) and not value.elts:
+            return self._appended_in_loops(value, scope) >= 2
+        if not isinstance(value, ast.Call):
+            return False
+        qualname = self.resolver.call_name(value, scope) or ""
+        func = value.func
+        if qualname in tables.CONCATENATIONS:
+            parts = value.args[0] if value.args else None
+            return (
+                isinstance(parts, ast.List | ast.Tuple)
+                and len(parts.elts) >= 2
+                and not (keyword(value, "axis") or keyword(value, "dim") or value.args[1:])
+            )
+        if qualname in tables.RAW_PRESERVING_FUNCTIONS - tables.SPLIT_FUNCTIONS and value.args:
+            return self.in_blocks(value.args[0], scope, depth + 1)
+        if isinstance(func, ast.Attribute) and not qualname:
+            if func.attr in {"fit_transform", "transform"} and value.args:
+                return self.in_blocks(value.args[0], scope, depth + 1)
+            if func.attr in tables.RAW_PRESERVING_METHODS - {"sample"}:
+                return self.in_blocks(func.value, scope, depth + 1)
+        return False
+
+    def _appended_in_loops(self, empty: ast.List, scope: Scope) -> int:
+        """How many separate top-level loops `.append` to the list `name = []` binds."""
+        names = [n for n, bs in scope.bindings.items() if any(binds(b, empty) for b in bs)]
+        if len(names) != 1:
+            return 0
+        loops = set()
+        for site in scope.calls:
+            func = site.node.func
+            if not (isinstance(func, ast.Attribute) and dotted(func.value) == names[0]):
+                callee = (dotted(func) or "").lower()
+                if any(w in callee for w in ("shuffle", "perm", "sort")) and any(
+                    isinstance(a, ast.Name) and a.id == names[0] for a in site.node.args
+                ):
+                    return 0  # reordered: `random.shuffle(rows)`
+                continue
+            if func.attr in {"append", "extend"} and site.loops:
+                loops.add(id(site.loops[0]))
+            elif func.attr in {"sort", "reverse"} or not site.loops:
+                return 0
+        return len(loops)
 
     # -- preprocessing ------------------------------------------------------------------
     def fitted_preprocessor(self, site: CallSite) -> ast.expr | None:

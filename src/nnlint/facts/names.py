@@ -54,6 +54,10 @@ def add_import(table: dict[str, str], node: ast.Import | ast.ImportFrom, module_
         if alias.name != "*":
             full = f"{base}.{alias.name}" if base else alias.name
             table[alias.asname or alias.name] = canonical(full)
+            continue
+        module = canonical(base)
+        for name in tables.STAR_EXPORTS.get(module, ()):
+            table.setdefault(name, f"{module}.{name}")
 
 
 def dotted(expr: ast.expr) -> str | None:
@@ -95,3 +99,16 @@ def iterated(expr: ast.expr) -> ast.expr:
             break
         expr = expr.args[0]
     return expr
+
+
+def root_name(expr: ast.expr) -> str | None:
+    """The variable an expression reads its data from: `df` for `df.iloc[:, :8].values`."""
+    while True:
+        if isinstance(expr, ast.Name):
+            return expr.id
+        if isinstance(expr, ast.Attribute | ast.Subscript):
+            expr = expr.value
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            expr = expr.func.value
+        else:
+            return None
