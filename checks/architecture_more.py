@@ -926,7 +926,11 @@ def loss_target_mismatch(project: Project) -> Iterator[Hit]:
             if key not in compiles:
                 continue
             y = argument(fit.site.node, "y", 1)
-            if key in binary and one_hot(y, fit.site.scope, module.resolver):
+            if (
+                key in binary
+                and one_hot(y, fit.site.scope, module.resolver)
+                and _output_act(project, key, module) != "softmax"  # NN102 names that pair
+            ):
                 yield Hit(
                     module.path,
                     fit.site.node,
@@ -937,6 +941,11 @@ def loss_target_mismatch(project: Project) -> Iterator[Hit]:
                 )
                 continue
             yield from _target_hit(module, fit.site.node, compiles[key], y, fit.site.scope)
+
+
+def _output_act(project: Project, key: str, module: ModuleFacts) -> str | None:
+    found = project.network(key, module)
+    return project.output_of(*found)[0].act if found is not None else None
 
 
 def _target_hit(module: ModuleFacts, node: ast.AST, category: str, target, scope):

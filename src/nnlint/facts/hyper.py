@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from nnlint import tables
 from nnlint.facts.data import DATALOADERS, name_role
 from nnlint.facts.module import ModuleFacts
-from nnlint.facts.names import name_tokens
+from nnlint.facts.names import dotted, name_tokens
 from nnlint.facts.scope import CallSite
 from nnlint.facts.training import HF_ARGS
 from nnlint.facts.values import argument, has_star_args, keyword
-
-_TENSORFLOW_IMPORT = re.compile(r"^\s*(?:import|from)\s+tensorflow\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,8 @@ class OptimizerCall:
         it cannot see, `**kwargs`), where that default is one the range table calls off."""
         if self.framework != "keras" or has_star_args(self.site.node):
             return None
-        if not _TENSORFLOW_IMPORT.search(module.source.text):  # names are canonical: read it
+        root = (dotted(self.site.node.func) or "").partition(".")[0]
+        if not root or not _from_tensorflow(root, module.source.text):
             return None
         return tables.TF_KERAS_DEFAULT_LR.get(self.name.lower())
 
@@ -123,3 +122,16 @@ def _training_loader(module: ModuleFacts, site: CallSite) -> bool:
         return True
     dataset = argument(site.node, "dataset", 0)
     return dataset is not None and module.data.role(dataset, site.scope) == "train"
+
+
+def _from_tensorflow(name: str, text: str) -> bool:
+    """Whether the module binds `name` from TensorFlow (`import tensorflow as tf`, `from
+    tensorflow import keras`, `from tensorflow.keras.optimizers import Adadelta`) rather
+    than from standalone Keras. Imports are read from the text: names are canonical."""
+    escaped = re.escape(name)
+    pattern = (
+        rf"^\s*(?:from\s+tensorflow[\w.]*\s+import\s+[^#\n]*\b{escaped}\b"
+        rf"|import\s+tensorflow[\w.]*\s+as\s+{escaped}\b|import\s+{escaped}\s*$)"
+    )
+    found = re.search(pattern, text, re.MULTILINE)
+    return found is not None and (name == "tensorflow" or "tensorflow" in found.group(0))
