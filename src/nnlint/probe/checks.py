@@ -18,7 +18,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnlint.probe.batches import batch_size, default_unpack, finite, tensors, to_device
+from nnlint.probe.batches import (
+    batch_size,
+    default_unpack,
+    finite,
+    logits_of,
+    tensors,
+    to_device,
+)
 from nnlint.probe.data_checks import DataChecks
 from nnlint.probe.gradient_checks import GradientChecks
 from nnlint.probe.init_checks import InitChecks
@@ -110,6 +117,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
         self.batches: list[Any] = []
         self.classes: int | None = None
         self.vanishing = False
+        self.dead_relu: dict[str, float] = {}  # share of dead units per ReLU at init
         self.configured_lr: float | None = None
         self.batchnorm = any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()
@@ -158,6 +166,13 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
             loss = loss.mean()
         return loss.float(), out
 
+    def seen_by_loss(self, out: Any, y: Any) -> tuple[Any, Any]:
+        """The output and the target as the loss receives them: after the script's own
+        ops on them (`view(-1, C)`, `y.reshape(-1)`) when they were recorded, else the
+        output's logits and the target as they are."""
+        view = getattr(self.b.loss, "view", None)
+        return view(out, y) if view is not None else (logits_of(out), y)
+
     def data_batches(self) -> Iterator[Any]:
         """Batches of the user's data, on the device, starting over when it runs out."""
         while True:
@@ -178,9 +193,9 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
             return self.b.optimizer, self._describe(self.b.optimizer)
         return self.fresh_adam(), f"Adam(lr={DEFAULT_LR:g})"
 
-    def fresh_adam(self) -> torch.optim.Optimizer:
+    def fresh_adam(self, lr: float = DEFAULT_LR) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=DEFAULT_LR)
+        return torch.optim.Adam(params, lr=lr)
 
     @staticmethod
     def _describe(optimizer: Any) -> str:

@@ -36,6 +36,7 @@ def main() -> int:
         from nnlint.probe.checks import Options, Probe, pick_device  # noqa: PLC0415
         from nnlint.probe.guards import failed_download  # noqa: PLC0415
         from nnlint.probe.script import is_script, run_script  # noqa: PLC0415
+        from nnlint.probe.seeding import seed_everything  # noqa: PLC0415
         from nnlint.probe.target import TargetError, load  # noqa: PLC0415
     except ImportError as error:
         emit({"event": "fatal", "message": f"cannot import torch: {error}"})
@@ -44,6 +45,7 @@ def main() -> int:
         device = pick_device(options.get("device", "auto"))
         emit({"event": "start", "torch": torch.__version__, "device": str(device)})
         checks = dict(options["checks"])
+        seed_everything(int(checks.get("seed", 0)))  # before the target builds anything
         module = bool(options.get("module"))
         if module or is_script(options["target"]):
 

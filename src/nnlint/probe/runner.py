@@ -111,7 +111,12 @@ def run_child(options: ProbeOptions) -> Outcome:
     """Run the child with the budget; kill it (its whole process group) when time is up.
     Caches that libraries write at import (matplotlib's) go to a folder removed after."""
     with tempfile.TemporaryDirectory(prefix="nnlint-probe-") as scratch:
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": scratch}
+        env = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLCONFIGDIR": scratch,
+            "PYTHONHASHSEED": str(options.seed),  # the same run every time (seeding.py)
+        }
         return _run_child(options, env)
 
 

@@ -44,11 +44,14 @@ class OwnSteps:
     def run(
         self, fixed: Any, optimizer: Any, steps: int, lrs: list[float] | None = None
     ) -> Iterator[Step]:
-        """`steps` steps on the batch `fixed` (on fresh batches when it is None), at the
-        learning rates `lrs` when given."""
+        """`steps` steps on the batch `fixed` (a list: on each of its batches in turn; None:
+        on fresh batches), at the learning rates `lrs` when given."""
         probe = self.probe
         probe.model.train()
-        batches = itertools.repeat(fixed) if fixed is not None else probe.data_batches()
+        if isinstance(fixed, list):
+            batches = itertools.cycle(fixed)
+        else:
+            batches = itertools.repeat(fixed) if fixed is not None else probe.data_batches()
         for index in range(steps):
             if lrs is not None:
                 for group in optimizer.param_groups:
