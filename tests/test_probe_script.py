@@ -84,7 +84,7 @@ def _factory_codes(twin: str) -> set[str]:
     cwd = os.getcwd()
     os.chdir(folder)
     try:
-        results = Probe(load(target), Options(device="cpu", budget=60)).run()
+        results = Probe(load(target), Options(device="cpu")).run()  # no budget: no clock
     finally:
         os.chdir(cwd)
     return {f.code for r in results for f in r.findings}
@@ -237,11 +237,13 @@ def test_script_without_a_training_step_cannot_be_probed(tmp_path: Path) -> None
 
 
 @needs_torch
-def test_a_script_that_never_reaches_a_step_says_where_it_was(tmp_path: Path) -> None:
+def test_a_script_that_never_reaches_a_step_is_nn900(tmp_path: Path) -> None:
+    """The script sleeps for ten minutes before training: however slow the machine, the 6 s
+    budget runs out first (where it was is tested with a parked thread in
+    test_probe_budget.py, not against the clock)."""
     result = run_script(tmp_path, "stalled_preprocessing.py", "--probe-timeout", "6")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.startswith("stalled_preprocessing.py:11:1: NN900 the script reached no")
-    assert "preprocess (stalled_preprocessing.py:11) <- main" in result.stdout
+    assert " NN900 " in result.stdout
 
 
 @needs_torch

@@ -56,6 +56,15 @@ LOSS_KINDS = {
 }
 
 
+CHECK_STAGES = {
+    "data": "data sanity on the first batches",
+    "init": "loss at initialisation",
+    "gradients": "gradient health",
+    "overfit": "one-batch over-fit",
+    "lr-finder": "LR finder sweeps",
+}
+
+
 @dataclass
 class Options:
     """What to run and how long: the sweep, the over-fit budget, the device and the seed."""
@@ -99,7 +108,11 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
     """Runs the checks in order over one bundle; `emit` receives progress events."""
 
     def __init__(
-        self, bundle: Bundle, options: Options, emit: Callable[[dict], None] | None = None
+        self,
+        bundle: Bundle,
+        options: Options,
+        emit: Callable[[dict], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.b = bundle
         self.o = options
@@ -111,7 +124,8 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
         self.user_unpack = bundle.unpack or default_unpack
         self.unpack = default_unpack  # batches are (inputs, targets) once data_batches has them
         self.step_only = bundle.lightning and bundle.loss is None  # the loss is training_step
-        self.start = time.monotonic()
+        self.clock = clock  # the budget's clock (a fake one in tests)
+        self.start = clock()
         self.steps: Any = OwnSteps(self)  # LoopSteps in zero-config mode
         self.skip: str | None = None  # why the training checks cannot run
         self.batches: list[Any] = []
@@ -131,7 +145,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
         return next((m for m in self.model.modules() if loss_kind(m)), None)
 
     def out_of_time(self) -> bool:
-        return self.o.budget is not None and time.monotonic() - self.start > self.o.budget
+        return self.o.budget is not None and self.clock() - self.start > self.o.budget
 
     def _autocast(self) -> Any:
         if not self.b.amp:
@@ -274,6 +288,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
                 elif self.skip and name in ("gradients", "overfit", "lr-finder"):
                     result.status, result.note = "skipped", self.skip
                 else:
+                    self.emit({"event": "progress", "check": f"{name}: {CHECK_STAGES[name]}"})
                     torch.manual_seed(self.o.seed)
                     began = time.perf_counter()
                     check(result)

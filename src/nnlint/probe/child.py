@@ -45,9 +45,12 @@ def main() -> int:
         device = pick_device(options.get("device", "auto"))
         emit({"event": "start", "torch": torch.__version__, "device": str(device)})
         checks = dict(options["checks"])
-        seed_everything(int(checks.get("seed", 0)))  # before the target builds anything
         module = bool(options.get("module"))
-        if module or is_script(options["target"]):
+        script = module or is_script(options["target"])
+        stage = "capture: running the script to its first training step" if script else "loading"
+        emit({"event": "progress", "check": f"{stage} ({options['target']})"})
+        seed_everything(int(checks.get("seed", 0)))  # before the target builds anything
+        if script:
 
             def make_probe(bundle: Any, capture: Any) -> Any:
                 if checks.get("budget") is not None:

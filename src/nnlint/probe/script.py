@@ -507,13 +507,17 @@ class Capture:
         if self.budget is None or self.done.wait(self.budget) or self.bundle is not None:
             return
         frame = sys._current_frames().get(main)
-        frames = user_frames(traceback.extract_stack(frame)) if frame else []
-        stack = [
-            {"file": display(f.filename), "line": f.lineno, "function": f.name, "code": f.line}
-            for f in frames
-        ]
-        self.emit({"event": "stalled", "budget": self.budget, "stack": stack})
+        self.emit({"event": "stalled", "budget": self.budget, "stack": user_stack(frame)})
         os._exit(3)
+
+
+def user_stack(frame: Any) -> list[dict[str, Any]]:
+    """Where a thread is in the user's code: its user frames, outermost first."""
+    frames = user_frames(traceback.extract_stack(frame)) if frame else []
+    return [
+        {"file": display(f.filename), "line": f.lineno, "function": f.name, "code": f.line}
+        for f in frames
+    ]
 
 
 def run_script(
