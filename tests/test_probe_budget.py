@@ -164,3 +164,27 @@ def test_a_target_that_never_returns_is_stopped_at_the_budget(tmp_path: Path) ->
     result = probe_cli(tmp_path, "--probe", "blocked.py:make_probe", "--probe-timeout", "3")
     assert result.returncode == 1, result.stdout + result.stderr
     assert " NN900 " in result.stdout and "not finished" in result.stdout
+
+
+def test_findings_are_counted_in_the_files_where_they_were_found() -> None:
+    """A layer's finding at its line in models.py, an LR finding at the factory in
+    train.py: "Found 2 findings in 2 files"."""
+    from nnlint.probe.runner import report_of  # noqa: PLC0415
+
+    located = {
+        "event": "located",
+        "factory": ["train.py", 12],
+        "model": ["models.py", 3],
+        "modules": {"extra": ["models.py", 7]},
+    }
+    found = [
+        {"code": "NN904", "message": "unused", "help": "", "anchor": "module:extra"},
+        {"code": "NN906", "message": "lr", "help": "", "anchor": "factory"},
+    ]
+    check = {"event": "check", "result": {"name": "gradients", "status": "done", "findings": found}}
+    report = report_of(Outcome(events=[located, check]), ProbeOptions(target="train.py:make"))
+    assert [(f.path, f.line, f.code) for f in report.findings] == [
+        ("models.py", 7, "NN904"),
+        ("train.py", 12, "NN906"),
+    ]
+    assert report.files == 2

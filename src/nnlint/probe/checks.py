@@ -79,6 +79,17 @@ class Options:
     budget: float | None = None  # seconds from the start; checks stop early past it
 
 
+class CheckFailed(Exception):
+    """A check raised while running the model and loss: says which check, and where the
+    step it replays was captured (`at`: file and line of the script's backward, or the
+    factory); the original exception is the cause."""
+
+    def __init__(self, check: str, at: tuple[str, int] | None) -> None:
+        super().__init__(check)
+        self.check = check
+        self.at = at
+
+
 def pick_device(choice: str) -> torch.device:
     """`auto`: CUDA when available, else CPU; `cuda` fails clearly without a GPU."""
     available = torch.cuda.is_available()
@@ -127,6 +138,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
         self.clock = clock  # the budget's clock (a fake one in tests)
         self.start = clock()
         self.steps: Any = OwnSteps(self)  # LoopSteps in zero-config mode
+        self.step_at: tuple[str, int] | None = None  # where the replayed step is written
         self.skip: str | None = None  # why the training checks cannot run
         self.batches: list[Any] = []
         self.classes: int | None = None
@@ -291,7 +303,12 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
                     self.emit({"event": "progress", "check": f"{name}: {CHECK_STAGES[name]}"})
                     torch.manual_seed(self.o.seed)
                     began = time.perf_counter()
-                    check(result)
+                    try:
+                        check(result)
+                    except (TargetError, CheckFailed):
+                        raise
+                    except Exception as error:
+                        raise CheckFailed(name, self.step_at) from error
                     result.seconds = round(time.perf_counter() - began, 3)
                     snapshot.restore_weights()
                 results.append(result)

@@ -245,7 +245,16 @@ def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
     if not torch_available():
         raise ProbeUnavailable(INSTALL_HINT)
     outcome = run_child(options)
-    report = Report(files=1)
+    report = report_of(outcome, options)
+    if options.report_dir is not None:
+        write_report(options, outcome, report)
+    return report, outcome
+
+
+def report_of(outcome: Outcome, options: ProbeOptions) -> Report:
+    """nnlint's report of what the child sent: each finding at the file and line where it
+    was found, the errors, and NN900/NN918 for a budget that ran out or a child that died."""
+    report = Report()
     located = outcome.first("located")
     if outcome.fatal:
         report.errors.append(f"--probe {options.target}: {outcome.fatal}")
@@ -263,9 +272,10 @@ def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
         report.findings.append(_stalled(stalled, options))
     report.findings.extend(budget_findings(outcome, options))
     report.findings.sort()
-    if options.report_dir is not None:
-        write_report(options, outcome, report)
-    return report, outcome
+    # "Found N findings in M files": the files the findings are in (a model's module, the
+    # script), each finding in the file where it was found
+    report.files = max(1, len({f.path for f in report.findings}))
+    return report
 
 
 def budget_findings(outcome: Outcome, options: ProbeOptions) -> list[Finding]:
