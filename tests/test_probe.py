@@ -244,7 +244,10 @@ def test_probe_settings_are_validated(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def in_process():
     """Load a fixture target and run every check in this process (no child start-up)."""
-    pytest.importorskip("torch", reason="torch is not installed (pip install 'nnlint[probe]')")
+    torch = pytest.importorskip(
+        "torch", reason="torch is not installed (pip install 'nnlint[probe]')"
+    )
+    torch.set_num_threads(1)  # as the probe's child: small batches, a shared machine
     from nnlint.probe.checks import Options, Probe  # noqa: PLC0415
     from nnlint.probe.target import load  # noqa: PLC0415
 

@@ -139,6 +139,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
         self.start = clock()
         self.steps: Any = OwnSteps(self)  # LoopSteps in zero-config mode
         self.step_at: tuple[str, int] | None = None  # where the replayed step is written
+        self.found: set[str] = set()  # the codes the checks so far reported
         self.skip: str | None = None  # why the training checks cannot run
         self.batches: list[Any] = []
         self.classes: int | None = None
@@ -312,6 +313,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
                     result.seconds = round(time.perf_counter() - began, 3)
                     snapshot.restore_weights()
                 results.append(result)
+                self.found.update(f.code for f in result.findings)
                 self.emit({"event": "check", "result": result.as_dict()})
         finally:
             snapshot.restore()

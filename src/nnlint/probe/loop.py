@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from nnlint.probe.batches import INPUT_KEYS, TARGET_KEYS, batch_size, take
-from nnlint.probe.steps import OwnSteps, Step, all_zero
+from nnlint.probe.steps import Cycle, OwnSteps, Step, all_zero
 
 ENDED = "ended"  # the script's run is over: no more steps through its loop
 UNFED = "unfed"  # the loop does not train on the batch it is fed
@@ -161,10 +161,10 @@ class LoopSteps:
     def run(
         self, fixed: Any, optimizer: Any, steps: int, lrs: list[float] | None = None
     ) -> Iterator[Step]:
-        """As `OwnSteps.run`: `fixed` is one batch, a list of batches taken in turn, or
+        """As `OwnSteps.run`: `fixed` is one batch, a `Cycle` of batches taken in turn, or
         None for the loop's own batches."""
         driver = self.driver
-        cycle = None if fixed is None else fixed if isinstance(fixed, list) else [fixed]
+        cycle = None if fixed is None else [*fixed.batches] if isinstance(fixed, Cycle) else [fixed]
         fed = None if cycle is None else [self.loader_form(b) for b in cycle]
         if steps <= 0:
             return
@@ -177,6 +177,7 @@ class LoopSteps:
             return
         driver.wait_parked()
         inputs = None if cycle is None else [b[0] for b in cycle]
+        start_lrs = [group["lr"] for group in optimizer.param_groups]
         driver.orders.put(Order(batches=fed, lrs=lrs, inputs=inputs))
         done, waiting = 0, False
         try:
@@ -187,6 +188,9 @@ class LoopSteps:
                         self.template = None  # feed no batch to this loop again
                         driver.wait_parked()  # its step is still running: never both at once
                     rest = None if lrs is None else lrs[done:]
+                    if lrs is None:  # not where the script's schedule left it (a decay to 0)
+                        for group, lr in zip(optimizer.param_groups, start_lrs, strict=True):
+                            group["lr"] = lr
                     yield from self.own.run(fixed, optimizer, steps - done, rest)
                     return
                 if not isinstance(reply, Step):

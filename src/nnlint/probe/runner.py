@@ -116,6 +116,10 @@ def run_child(options: ProbeOptions) -> Outcome:
             "PYTHONDONTWRITEBYTECODE": "1",
             "MPLCONFIGDIR": scratch,
             "PYTHONHASHSEED": str(options.seed),  # the same run every time (seeding.py)
+            # one intra-op thread unless the user says otherwise: the probe's batches are
+            # small, threads that wait for busy cores slowed it 20x on a loaded 2-core
+            # machine, and one thread sums in the same order on every machine
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         }
         return _run_child(options, env)
 

@@ -123,6 +123,45 @@ class _Functional(TorchFunctionMode):
         return result
 
 
+class _Clipping:
+    """Learns the script's gradient clipping (`clip_grad_norm_`, `clip_grad_value_` before
+    its first step), so that the probe's own steps clip as the script's do."""
+
+    NAMES = ("clip_grad_norm_", "clip_grad_value_")
+
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        from torch.nn import utils  # noqa: PLC0415
+        from torch.nn.utils import clip_grad  # noqa: PLC0415
+
+        saved = [
+            (module, name, getattr(module, name))
+            for module in (utils, clip_grad)
+            for name in self.NAMES
+        ]
+        for module, name, original in saved:
+            setattr(module, name, self._watch(original))
+        try:
+            yield
+        finally:
+            for module, name, original in saved:
+                setattr(module, name, original)
+
+    def _watch(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        capture = self.capture
+
+        def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
+            if capture._mine() and capture.bundle is None and capture.clip is None:
+                capture.clip = lambda params: original(params, *args, **kwargs)
+            return original(parameters, *args, **kwargs)
+
+        clip.__name__ = original.__name__
+        return clip
+
+
 class Capture:
     """Hooks and patches around one run of the user's script."""
 
@@ -149,6 +188,7 @@ class Capture:
         self.loader: Any = None
         self.recent: collections.deque[Any] = collections.deque(maxlen=RECENT)
         self.template: Any = None  # the loader's batch of the first step
+        self.clip: Callable[[Any], Any] | None = None  # the script's gradient clipping
         self.driver: Driver | None = None
         self.thread: ProbeThread | None = None
         self.script_thread = threading.current_thread()
@@ -343,7 +383,12 @@ class Capture:
             self.collected.append((detach(inputs), detach(target)))
             self.collecting = True
         self.bundle = Bundle(
-            model=model_call.callee, loss=loss, data=data, optimizer=optimizer, unpack=unpack
+            model=model_call.callee,
+            loss=loss,
+            data=data,
+            optimizer=optimizer,
+            unpack=unpack,
+            clip=self.clip,
         )
 
     def _loss_call(self, model_call: Call) -> Call | None:
@@ -481,6 +526,7 @@ class Capture:
                 capture.recorder.track(batch)  # the targets' ops start from its tensors
             return batch
 
+        clipping = _Clipping(self)
         handles = [
             nn_module.register_module_forward_pre_hook(self._pre),
             nn_module.register_module_forward_hook(self._post, with_kwargs=True, always_call=True),
@@ -492,7 +538,7 @@ class Capture:
         _BaseDataLoaderIter.__next__ = loader_next  # type: ignore[method-assign]
         mode = _Functional(self)
         try:
-            with mode, guards.installed(self.emit):
+            with mode, guards.installed(self.emit), clipping.installed():
                 yield
         finally:
             for handle in handles:

@@ -21,6 +21,7 @@ from torch import nn
 from nnlint.probe import lrfind
 from nnlint.probe.batches import batch_size, logits_of, map_tensors, take, tensors
 from nnlint.probe.results import CheckResult, Found, fmt
+from nnlint.probe.steps import Cycle
 
 DEFAULT_LR = 1e-3  # Adam's when the factory gives no optimizer (3e-4 needs ~400 steps to
 # memorise 16 samples of an easy task, 1e-3 about 130: it fits the over-fit budget)
@@ -46,7 +47,7 @@ class TrainingChecks:
         for models over 100k parameters, which need more steps to memorise a batch. A run
         still improving at the budget goes on (`Trace.stalled`), up to `EXTEND` budgets."""
         steps = self.o.overfit_steps
-        if any(isinstance(m, SLOW_MODELS) for m in self.model.modules()):
+        if any(_slow(m) for m in self.model.modules()):
             steps *= 2
         if sum(p.numel() for p in self.model.parameters()) > 100_000:
             steps *= 2
@@ -77,8 +78,8 @@ class TrainingChecks:
         references = []
         if fitted is None and not trace.no_grad and not trace.zero_grads:
             for lr in KNOWN_GOOD:
-                if self.out_of_time() or (not user and lr == DEFAULT_LR):
-                    continue
+                if self.out_of_time() or described == f"Adam(lr={lr:g})":
+                    continue  # out of time, or the very setting that just failed
                 self.snapshot.restore_weights()
                 reference = self._fit(batch, self.fresh_adam(lr), budget)
                 references.append({"optimizer": f"Adam(lr={lr:g})", **reference.summary()})
@@ -86,7 +87,8 @@ class TrainingChecks:
                     fitted = reference
                     break
         result.metrics["reference_runs"] = references
-        if fitted is not None and fitted is not trace and user:
+        if fitted is not None and fitted is not trace and user and "NN917" not in self.found:
+            # (an output activation that fights the loss, NN917, is why it is slow to fit)
             result.findings.append(
                 Found(
                     "NN906",
@@ -276,6 +278,8 @@ class TrainingChecks:
                     )
                 )
             return
+        if "NN917" in self.found:
+            return  # an output activation that fights the loss: no LR is the fix
         if self.configured_lr and lrfind.compare(self.configured_lr, lr) and not self.out_of_time():
             self._ab_run(optimizer, lr, result)
 
@@ -371,7 +375,7 @@ class TrainingChecks:
         """`AB_STEPS` steps at `lr` (set before each step, past any schedule) on the first
         batches in turn."""
         losses = []
-        steps = self.steps.run(list(self.batches), optimizer, AB_STEPS, [lr] * AB_STEPS)
+        steps = self.steps.run(Cycle(tuple(self.batches)), optimizer, AB_STEPS, [lr] * AB_STEPS)
         for step in steps:
             losses.append(step.value)
             if not math.isfinite(step.value) or not step.requires_grad:
@@ -448,6 +452,11 @@ class Trace:
             "loop_steps": self.loop_steps,
             "diagnosis": None if self.passed else (self.diagnosis() if self.losses else None),
         }
+
+
+def _slow(module: nn.Module) -> bool:
+    """A recurrent or attention layer (torch's, or a library's `...Attention` class)."""
+    return isinstance(module, SLOW_MODELS) or type(module).__name__.endswith("Attention")
 
 
 def _final(losses: list[float]) -> float:
