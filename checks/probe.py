@@ -285,8 +285,10 @@ _runtime(
     When the optimizer's learning rate is more than 10x above or 30x below the LR finder's
     suggestion (the median of three sweeps), runs a short A/B test: 60 steps from the
     initial weights on the same first batches, once at the configured LR and once at the
-    suggestion. Reported only when the configured LR ends measurably worse (its mean loss
-    over the last 10 steps more than 1.1x the suggestion's) or diverges; the message gives
+    suggestion. Reported only when the configured LR diverges, or, above the suggestion,
+    ends measurably worse (its mean loss over the last 10 steps more than 1.1x the
+    suggestion's), or, below it, makes less than a quarter of the suggestion's progress (a
+    lower LR that is merely slower in a short run often ends better); the message gives
     both losses. Also reported when the user's optimizer cannot over-fit one batch while a
     known-good Adam setting can.
 

@@ -33,7 +33,8 @@ PLATEAU_GAIN = 0.01  # ... by more than this fraction
 SLOW_MODELS = (nn.RNNBase, nn.MultiheadAttention, nn.TransformerEncoderLayer)
 LR_SWEEPS = 3  # sweeps whose median suggestion is the advice
 AB_STEPS = 60  # steps of each arm of the A/B run
-AB_WORSE = 1.1  # the configured LR is worse when its loss is this many times the other's
+AB_WORSE = 1.1  # a higher configured LR is worse when its loss is this many times the other's
+AB_SLOW = 0.25  # a lower one, when it makes less than this share of the other's progress
 
 
 class TrainingChecks:
@@ -92,10 +93,10 @@ class TrainingChecks:
             result.findings.append(
                 Found(
                     "NN906",
-                    f"{described} cannot over-fit one batch of {n} samples: {trace.diagnosis()} "
-                    f"in {len(trace.losses)} steps, while {references[-1]['optimizer']} fits "
-                    f"it (loss {fmt(fitted.start)} -> {fmt(fitted.best)}) in "
-                    f"{len(fitted.losses)} steps",
+                    f"{described} cannot over-fit one batch of {n} samples in "
+                    f"{len(trace.losses)} steps ({trace.diagnosis()}), while "
+                    f"{references[-1]['optimizer']} fits it in {len(fitted.losses)} steps "
+                    f"(loss {fmt(fitted.start)} -> {fmt(fitted.best)})",
                     "tune the learning rate (see the LR finder's suggestion) or the optimizer",
                     "factory",
                 )
@@ -353,11 +354,16 @@ class TrainingChecks:
         a, b = _final(mine), _final(theirs)
         if not math.isfinite(b):
             return
-        diverged = not math.isfinite(a) or a > 1.5 * mine[0]
-        if not diverged and a <= AB_WORSE * b:
-            return
+        start = mine[0]
         verdict = "high" if configured > suggested else "low"
-        how = "diverges" if diverged else "ends worse"
+        diverged = not math.isfinite(a) or a > 1.5 * start
+        if verdict == "high" and not diverged and a <= AB_WORSE * b:
+            return
+        if verdict == "low" and (start - a) >= AB_SLOW * (start - b):
+            return  # slower in a short run is no verdict: a lower LR often ends better
+        if "NN906" in self.found:
+            return  # the over-fit already reported the optimizer setting
+        how = "diverges" if diverged else "ends worse" if verdict == "high" else "barely moves"
         shown = "NaN/Inf" if not math.isfinite(a) else fmt(a)
         result.findings.append(
             Found(
