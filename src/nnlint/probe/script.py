@@ -390,6 +390,7 @@ class Capture:
             unpack=unpack,
             clip=self.clip,
         )
+        self.recorder.clear()  # what the step did is read; its tensors can go
 
     def _loss_call(self, model_call: Call) -> Call | None:
         after = self.calls[self.calls.index(model_call) + 1 :]
