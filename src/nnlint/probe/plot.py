@@ -35,7 +35,6 @@ GLYPHS = {
     "7": (7, 1, 1, 1, 1),
     "8": (7, 5, 7, 5, 7),
     "9": (7, 5, 7, 1, 7),
-    "e": (0, 7, 5, 6, 3),
     "-": (0, 0, 7, 0, 0),
     ".": (0, 0, 0, 0, 2),
     ":": (0, 2, 0, 2, 0),
@@ -263,7 +262,7 @@ def _line(pixels, ax: int, ay: int, bx: int, by: int, colour) -> None:
 def _text(pixels, text: str, x: int, y: int, colour) -> None:
     """Text in the 3x5 font, drawn at twice the size (letters as capitals)."""
     for glyph in text:
-        for row, bits in enumerate(GLYPHS.get(glyph, GLYPHS.get(glyph.upper(), (0,) * 5))):
+        for row, bits in enumerate(GLYPHS.get(glyph.upper(), (0,) * 5)):
             for column in range(3):
                 if bits & (4 >> column):
                     for dx in (0, 1):
