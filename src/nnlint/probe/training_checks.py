@@ -135,6 +135,7 @@ class TrainingChecks:
                 break
             trace.zero_grads = trace.zero_grads or step.zero_grads
             trace.correct = self._all_correct(step.out, batch)
+            trace.out = step.out
             if trace.check() or self.out_of_time():
                 break
             if index + 1 >= budget and trace.stalled():
@@ -179,9 +180,29 @@ class TrainingChecks:
                     f"; likely cause: unscaled targets (mean |y| {fmt(float(yf.abs().mean()))}, "
                     f"std {fmt(float(yf.std()))}): standardise them"
                 )
+            bounded = self._bounded_range(trace.out, yf)
+            if bounded:
+                return bounded
         dead = [k for k, v in (self.dead_relu or {}).items() if v > 0.5]
         if dead:
             return f"; likely cause: dead units in {', '.join(f'`{d}`' for d in dead[:3])}"
+        return ""
+
+    def _bounded_range(self, out: Any, y: torch.Tensor) -> str:
+        """A regression whose outputs stay in [0, 1] or [-1, 1] (a sigmoid or tanh at the
+        end) while its targets leave that range: the output activation cannot reach them."""
+        logits = logits_of(out)
+        if logits is None or not logits.is_floating_point():
+            return ""
+        low, high = float(logits.detach().min()), float(logits.detach().max())
+        for bottom, top, name in ((0.0, 1.0, "a sigmoid"), (-1.0, 1.0, "a tanh")):
+            inside = low >= bottom and high <= top
+            if inside and (float(y.min()) < bottom - 0.05 or float(y.max()) > top + 0.05):
+                return (
+                    f"; likely cause: a wrong output activation: the outputs stay within "
+                    f"[{bottom:g}, {top:g}] ({name}?) but the targets run from "
+                    f"{fmt(float(y.min()))} to {fmt(float(y.max()))}"
+                )
         return ""
 
     def _ignores_inputs(self, batch: Any, result: CheckResult) -> None:
@@ -401,6 +422,7 @@ class Trace:
         self.correct = False
         self.passed = False
         self.loop_steps = 0  # steps run by the script's own loop
+        self.out: Any = None  # the model's output at the last step
 
     @property
     def start(self) -> float:
