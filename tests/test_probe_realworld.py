@@ -20,6 +20,7 @@ import pytest
 
 from nnlint.rules import rule_by_code
 from tests.conftest import ROOT, nnlint_command
+from tests.test_probe import NO_BUDGET
 
 SUITE = ROOT / "fixtures" / "probe" / "realworld"
 VERDICT = re.compile(r"\(probe: (clean|NN\d{3}(?:, NN\d{3})*)\)")
@@ -53,7 +54,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def probe(tmp_path: Path, script: str, report: Path) -> tuple[subprocess.CompletedProcess, Any]:
     """Probe a copy of the suite's folder with an empty home; nothing may change in either.
-    The budget is far above any script's time: verdicts never depend on the clock."""
+    The budget is an hour, far above any script's time: verdicts never meet the clock."""
     work, home = tmp_path / "suite", tmp_path / "home"
     if not work.exists():
         shutil.copytree(SUITE, work)
@@ -61,7 +62,7 @@ def probe(tmp_path: Path, script: str, report: Path) -> tuple[subprocess.Complet
     before = _files(work)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPLCONFIGDIR"))}
     result = subprocess.run(
-        [*nnlint_command(), "--probe", script, "--probe-report", str(report)],
+        [*nnlint_command(), "--probe", script, "--probe-report", str(report), *NO_BUDGET],
         cwd=work,
         env={**env, "HOME": str(home)},
         capture_output=True,

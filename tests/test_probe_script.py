@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, nnlint_command
+from tests.test_probe import NO_BUDGET
 
 SCRIPTS = ROOT / "fixtures" / "probe" / "scripts"
 needs_torch = pytest.mark.skipif(
@@ -25,7 +26,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def run_script(tmp_path: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+def run_script(tmp_path: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedProcess[str]:
     """Probe a copy of the scripts folder, with an empty home folder; assert the probe wrote
     nothing in either (caches, logs, checkpoints) and nothing else under tmp_path but the
     report folder."""
@@ -35,7 +36,7 @@ def run_script(tmp_path: Path, *args: str, timeout: int = 120) -> subprocess.Com
     before = _files(work)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPLCONFIGDIR"))}
     result = subprocess.run(
-        [*nnlint_command(), "--probe", *args],
+        [*nnlint_command(), *([] if "--probe-timeout" in args else NO_BUDGET), "--probe", *args],
         cwd=work,
         env={**env, "HOME": str(home)},
         capture_output=True,
@@ -159,7 +160,7 @@ def test_module_target_runs_like_python_dash_m(tmp_path: Path) -> None:
         cwd=work,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=3600,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
