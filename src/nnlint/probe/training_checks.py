@@ -445,7 +445,9 @@ class Trace:
         """The best loss has not improved by 1% over the last quarter of the run: more
         steps would not fit the batch."""
         n = len(self.losses)
-        cut = n - max(int(n * PLATEAU_SHARE), 25)
+        cut = n - max(int(n * PLATEAU_SHARE), min(25, n // 2))
+        if not 0 < cut < n:
+            return False  # too short a run to tell
         before, after = min(self.losses[:cut]), min(self.losses[cut:])
         return after > before * (1 - PLATEAU_GAIN)
 
