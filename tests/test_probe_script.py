@@ -126,7 +126,8 @@ def test_hugging_face_trainer_script_is_probed_through_its_own_loop(tmp_path: Pa
     document = json.loads((report / "probe.json").read_text("utf-8"))
     checks = {c["name"]: c["metrics"] for c in document["checks"]}
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+    sweeps = checks["lr-finder"]["sweeps"]  # every sweep's steps ran in the script's loop
+    assert checks["lr-finder"]["loop_steps"] == sum(len(w["losses"]) for w in sweeps) > 10
 
 
 @needs_torch
@@ -143,7 +144,8 @@ def test_over_fit_and_lr_sweep_run_through_the_scripts_own_loop(
     document = json.loads((report / "probe.json").read_text("utf-8"))
     checks = {c["name"]: c["metrics"] for c in document["checks"]}
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+    sweeps = checks["lr-finder"]["sweeps"]  # every sweep's steps ran in the script's loop
+    assert checks["lr-finder"]["loop_steps"] == sum(len(w["losses"]) for w in sweeps) > 10
 
 
 @needs_torch
@@ -264,7 +266,8 @@ def test_loop_variants_are_probed_through_the_loop(
         c["name"]: c["metrics"] for c in json.loads((report / "probe.json").read_text())["checks"]
     }
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+    sweeps = checks["lr-finder"]["sweeps"]  # every sweep's steps ran in the script's loop
+    assert checks["lr-finder"]["loop_steps"] == sum(len(w["losses"]) for w in sweeps) > 10
     assert checks["lr-finder"]["configured_lr"] == pytest.approx(configured)
 
 
