@@ -126,8 +126,10 @@ def test_hugging_face_trainer_script_is_probed_through_its_own_loop(tmp_path: Pa
     document = json.loads((report / "probe.json").read_text("utf-8"))
     checks = {c["name"]: c["metrics"] for c in document["checks"]}
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    sweeps = checks["lr-finder"]["sweeps"]  # every sweep's steps ran in the script's loop
-    assert checks["lr-finder"]["loop_steps"] == sum(len(w["losses"]) for w in sweeps) > 10
+    # the first sweep runs in the script's loop; a loop whose epochs run out hands the
+    # later sweeps' remaining steps to the probe's own
+    first = checks["lr-finder"]["sweeps"][0]
+    assert first["loop_steps"] == len(first["losses"]) > 10
 
 
 @needs_torch
@@ -144,8 +146,10 @@ def test_over_fit_and_lr_sweep_run_through_the_scripts_own_loop(
     document = json.loads((report / "probe.json").read_text("utf-8"))
     checks = {c["name"]: c["metrics"] for c in document["checks"]}
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    sweeps = checks["lr-finder"]["sweeps"]  # every sweep's steps ran in the script's loop
-    assert checks["lr-finder"]["loop_steps"] == sum(len(w["losses"]) for w in sweeps) > 10
+    # the first sweep runs in the script's loop; a loop whose epochs run out hands the
+    # later sweeps' remaining steps to the probe's own
+    first = checks["lr-finder"]["sweeps"][0]
+    assert first["loop_steps"] == len(first["losses"]) > 10
 
 
 @needs_torch
@@ -266,8 +270,10 @@ def test_loop_variants_are_probed_through_the_loop(
         c["name"]: c["metrics"] for c in json.loads((report / "probe.json").read_text())["checks"]
     }
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    sweeps = checks["lr-finder"]["sweeps"]  # every sweep's steps ran in the script's loop
-    assert checks["lr-finder"]["loop_steps"] == sum(len(w["losses"]) for w in sweeps) > 10
+    # the first sweep runs in the script's loop; a loop whose epochs run out hands the
+    # later sweeps' remaining steps to the probe's own
+    first = checks["lr-finder"]["sweeps"][0]
+    assert first["loop_steps"] == len(first["losses"]) > 10
     assert checks["lr-finder"]["configured_lr"] == pytest.approx(configured)
 
 
