@@ -144,12 +144,17 @@ _runtime(
     "The model cannot over-fit a single small batch.",
     f"""
     ## What it does
-    Trains on one fixed batch of 2 to 16 samples for up to a few hundred steps with the
-    user's optimizer (or Adam, lr 1e-3). It passes when the loss falls to 5% of its start
-    or every sample is predicted right, and otherwise says why: no parameter gets a
-    gradient, every gradient is zero, the loss became NaN (naming the first module that
-    produced it), the loss rose, or it plateaued. When the user's optimizer fails but Adam
-    succeeds, NN906 is reported instead.
+    Trains on one fixed batch of 2 to 16 samples with the user's optimizer (or Adam, lr
+    1e-3), through the script's own training step. The budget is `overfit-steps` (200),
+    doubled for recurrent or attention models and for models over 100k parameters; a run
+    still improving at the budget goes on, up to four budgets, and one whose best loss
+    stopped improving (by 1% over the last quarter of the run) stops. It passes when the
+    loss falls to 5% of its start or every sample is predicted right. Before reporting,
+    the known-good settings Adam 1e-3 and Adam 1e-2 are tried from the same weights; the
+    message gives the optimizers tried, the steps, the losses and the likely cause (no
+    gradient, every gradient zero, NaN naming the first module that produced it, a rising
+    loss, a plateau; unscaled regression targets, dead units). When the user's optimizer
+    fails but a known-good one fits the batch, NN906 is reported instead.
 
     ## Why is this bad?
     Any working network can memorise a handful of samples. One that cannot has a bug in
@@ -277,9 +282,15 @@ _runtime(
     "The configured learning rate is far from the LR finder's suggestion.",
     """
     ## What it does
-    Compares the optimizer's learning rate with the LR finder's suggestion and reports it
-    when it is more than 10x above or 30x below. Also reported when the user's optimizer
-    cannot over-fit one batch while Adam (lr 1e-3) can.
+    When the optimizer's learning rate is more than 10x above or 30x below the LR finder's
+    suggestion (the median of three sweeps), runs a short A/B test: 60 steps from the
+    initial weights on the same first batches, once at the configured LR and once at the
+    suggestion. Reported only when the configured LR diverges, or, above the suggestion,
+    ends measurably worse (its mean loss over the last 10 steps more than 1.1x the
+    suggestion's), or, below it, makes less than a quarter of the suggestion's progress (a
+    lower LR that is merely slower in a short run often ends better); the message gives
+    both losses. Also reported when the user's optimizer cannot over-fit one batch while a
+    known-good Adam setting can.
 
     ## Why is this bad?
     Too high a learning rate makes the loss oscillate or diverge; too low a one wastes most
@@ -390,7 +401,10 @@ _runtime(
     ## What it does
     Takes one step of the user's optimizer from the initial weights and reports when the
     median over layers of |update| / |weights| is above 0.3 or below 1e-5 (about 1e-3 is
-    typical).
+    typical). When every gradient is exactly zero no learning rate helps: it reports that
+    instead, with its cause (dead ReLU units, or a loss without a derivative with respect
+    to the weights: a `round`, `argmax` or threshold between output and loss, a loss
+    rebuilt from a detached value).
 
     ## Why is this bad?
     Updates as large as the weights wipe out what was learnt at each step; updates a
@@ -422,12 +436,14 @@ _runtime(
     "NN910",
     "model-ignores-input",
     "error",
-    "The model fits a batch as well with its inputs zeroed: it does not use them.",
+    "The model's outputs stay the same when each sample gets another sample's inputs.",
     f"""
     ## What it does
-    Repeats the one-batch over-fit with every float input set to zero, for the same number
-    of steps. When the zeroed run gets as low as the real one while making progress, the
-    model's output does not depend on its inputs.
+    Runs the model (in eval mode) on the over-fit batch and on the same batch with each
+    sample's inputs replaced by the next sample's: other valid values of the same kind
+    (token ids stay token ids), not zeros. When the outputs do not change at all, the
+    model does not use its inputs. Not reported when most ReLU units are dead (NN908 says
+    so) or when the batch's inputs are all alike.
 
     ## Why is this bad?
     A model that ignores its inputs can only learn the label frequencies; its accuracy
@@ -446,8 +462,8 @@ _runtime(
     ```
 
     ## Known limits
-    Integer inputs (token ids) are not zeroed; a model whose inputs carry almost no signal
-    about the labels is reported too.
+    Only a complete disregard of the inputs is caught: a model that uses them a little
+    (one feature of many) passes.
 
     ## Fix safety
     No automatic fix.
@@ -635,8 +651,10 @@ _runtime(
     "The LR finder's curve has no clear valley, so it suggests no learning rate.",
     """
     ## What it does
-    Reports when the smoothed loss of the LR sweep never falls for long or falls by less
-    than 10%, instead of suggesting a learning rate the curve does not support.
+    Reports when the loss of every LR sweep (three, each on the data's next batches) is
+    flat: the smoothed loss falls by less than 10% and no single step's loss gets 10% below
+    the start. A curve that still falls at the end of the sweep or whose minimum comes
+    first gives no suggestion, and no finding either.
 
     ## Why is this bad?
     A flat or erratic sweep usually means the model cannot learn at any rate (see the

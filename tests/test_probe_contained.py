@@ -58,7 +58,7 @@ def test_the_user_code_ending_the_process_is_a_finding(
 ) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
     (tmp_path / "dies.py").write_text(TARGET.format(ending=ending), encoding="utf-8")
-    result = probe_cli(tmp_path, "--probe", "dies.py:make", "--probe-timeout", "120")
+    result = probe_cli(tmp_path, "--probe", "dies.py:make")
     assert result.returncode == 1, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if " NN918 " in line]
     assert len(lines) == 1, result.stdout

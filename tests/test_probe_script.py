@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, nnlint_command
+from tests.test_probe import NO_BUDGET
 
 SCRIPTS = ROOT / "fixtures" / "probe" / "scripts"
 needs_torch = pytest.mark.skipif(
@@ -25,7 +26,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def run_script(tmp_path: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+def run_script(tmp_path: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedProcess[str]:
     """Probe a copy of the scripts folder, with an empty home folder; assert the probe wrote
     nothing in either (caches, logs, checkpoints) and nothing else under tmp_path but the
     report folder."""
@@ -35,7 +36,7 @@ def run_script(tmp_path: Path, *args: str, timeout: int = 120) -> subprocess.Com
     before = _files(work)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPLCONFIGDIR"))}
     result = subprocess.run(
-        [*nnlint_command(), "--probe", *args],
+        [*nnlint_command(), *([] if "--probe-timeout" in args else NO_BUDGET), "--probe", *args],
         cwd=work,
         env={**env, "HOME": str(home)},
         capture_output=True,
@@ -84,7 +85,7 @@ def _factory_codes(twin: str) -> set[str]:
     cwd = os.getcwd()
     os.chdir(folder)
     try:
-        results = Probe(load(target), Options(device="cpu", budget=60)).run()
+        results = Probe(load(target), Options(device="cpu")).run()  # no budget: no clock
     finally:
         os.chdir(cwd)
     return {f.code for r in results for f in r.findings}
@@ -125,7 +126,10 @@ def test_hugging_face_trainer_script_is_probed_through_its_own_loop(tmp_path: Pa
     document = json.loads((report / "probe.json").read_text("utf-8"))
     checks = {c["name"]: c["metrics"] for c in document["checks"]}
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+    # the first sweep runs in the script's loop; a loop whose epochs run out hands the
+    # later sweeps' remaining steps to the probe's own
+    first = checks["lr-finder"]["sweeps"][0]
+    assert first["loop_steps"] == len(first["losses"]) > 10
 
 
 @needs_torch
@@ -142,7 +146,10 @@ def test_over_fit_and_lr_sweep_run_through_the_scripts_own_loop(
     document = json.loads((report / "probe.json").read_text("utf-8"))
     checks = {c["name"]: c["metrics"] for c in document["checks"]}
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+    # the first sweep runs in the script's loop; a loop whose epochs run out hands the
+    # later sweeps' remaining steps to the probe's own
+    first = checks["lr-finder"]["sweeps"][0]
+    assert first["loop_steps"] == len(first["losses"]) > 10
 
 
 @needs_torch
@@ -159,7 +166,7 @@ def test_module_target_runs_like_python_dash_m(tmp_path: Path) -> None:
         cwd=work,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=3600,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -237,11 +244,13 @@ def test_script_without_a_training_step_cannot_be_probed(tmp_path: Path) -> None
 
 
 @needs_torch
-def test_a_script_that_never_reaches_a_step_says_where_it_was(tmp_path: Path) -> None:
+def test_a_script_that_never_reaches_a_step_is_nn900(tmp_path: Path) -> None:
+    """The script sleeps for ten minutes before training: however slow the machine, the 6 s
+    budget runs out first (where it was is tested with a parked thread in
+    test_probe_budget.py, not against the clock)."""
     result = run_script(tmp_path, "stalled_preprocessing.py", "--probe-timeout", "6")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.startswith("stalled_preprocessing.py:11:1: NN900 the script reached no")
-    assert "preprocess (stalled_preprocessing.py:11) <- main" in result.stdout
+    assert " NN900 " in result.stdout
 
 
 @needs_torch
@@ -261,7 +270,10 @@ def test_loop_variants_are_probed_through_the_loop(
         c["name"]: c["metrics"] for c in json.loads((report / "probe.json").read_text())["checks"]
     }
     assert checks["overfit"]["run"]["loop_steps"] == checks["overfit"]["run"]["steps"] > 0
-    assert checks["lr-finder"]["loop_steps"] == len(checks["lr-finder"]["losses"]) > 10
+    # the first sweep runs in the script's loop; a loop whose epochs run out hands the
+    # later sweeps' remaining steps to the probe's own
+    first = checks["lr-finder"]["sweeps"][0]
+    assert first["loop_steps"] == len(first["losses"]) > 10
     assert checks["lr-finder"]["configured_lr"] == pytest.approx(configured)
 
 

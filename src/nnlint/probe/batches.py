@@ -66,13 +66,16 @@ def default_unpack(batch: Any) -> tuple[Any, Any]:
 
 
 def logits_of(out: Any) -> torch.Tensor | None:
-    """The tensor a loss sees: the output itself, its `.logits`, or its first element."""
+    """The tensor a loss sees: the output itself, its `.logits` (or `["logits"]`), or its
+    first element that is not a scalar (`loss, logits = model(x, y)` puts the loss first)."""
     if isinstance(out, torch.Tensor):
         return out
+    if isinstance(out, dict) and isinstance(out.get("logits"), torch.Tensor):
+        return out["logits"]
     if hasattr(out, "logits") and isinstance(out.logits, torch.Tensor):
         return out.logits
-    if isinstance(out, (list, tuple)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
+    if isinstance(out, (list, tuple)):
+        return next((t for t in out if isinstance(t, torch.Tensor) and t.dim()), None)
     return None
 
 

@@ -18,7 +18,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnlint.probe.batches import batch_size, default_unpack, finite, tensors, to_device
+from nnlint.probe.batches import (
+    batch_size,
+    default_unpack,
+    finite,
+    logits_of,
+    tensors,
+    to_device,
+)
 from nnlint.probe.data_checks import DataChecks
 from nnlint.probe.gradient_checks import GradientChecks
 from nnlint.probe.init_checks import InitChecks
@@ -49,6 +56,15 @@ LOSS_KINDS = {
 }
 
 
+CHECK_STAGES = {
+    "data": "data sanity on the first batches",
+    "init": "loss at initialisation",
+    "gradients": "gradient health",
+    "overfit": "one-batch over-fit",
+    "lr-finder": "LR finder sweeps",
+}
+
+
 @dataclass
 class Options:
     """What to run and how long: the sweep, the over-fit budget, the device and the seed."""
@@ -61,6 +77,17 @@ class Options:
     overfit_batch: int = 16
     seed: int = 0
     budget: float | None = None  # seconds from the start; checks stop early past it
+
+
+class CheckFailed(Exception):
+    """A check raised while running the model and loss: says which check, and where the
+    step it replays was captured (`at`: file and line of the script's backward, or the
+    factory); the original exception is the cause."""
+
+    def __init__(self, check: str, at: tuple[str, int] | None) -> None:
+        super().__init__(check)
+        self.check = check
+        self.at = at
 
 
 def pick_device(choice: str) -> torch.device:
@@ -92,7 +119,11 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
     """Runs the checks in order over one bundle; `emit` receives progress events."""
 
     def __init__(
-        self, bundle: Bundle, options: Options, emit: Callable[[dict], None] | None = None
+        self,
+        bundle: Bundle,
+        options: Options,
+        emit: Callable[[dict], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.b = bundle
         self.o = options
@@ -104,12 +135,16 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
         self.user_unpack = bundle.unpack or default_unpack
         self.unpack = default_unpack  # batches are (inputs, targets) once data_batches has them
         self.step_only = bundle.lightning and bundle.loss is None  # the loss is training_step
-        self.start = time.monotonic()
+        self.clock = clock  # the budget's clock (a fake one in tests)
+        self.start = clock()
         self.steps: Any = OwnSteps(self)  # LoopSteps in zero-config mode
+        self.step_at: tuple[str, int] | None = None  # where the replayed step is written
+        self.found: set[str] = set()  # the codes the checks so far reported
         self.skip: str | None = None  # why the training checks cannot run
         self.batches: list[Any] = []
         self.classes: int | None = None
         self.vanishing = False
+        self.dead_relu: dict[str, float] = {}  # share of dead units per ReLU at init
         self.configured_lr: float | None = None
         self.batchnorm = any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()
@@ -123,7 +158,7 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
         return next((m for m in self.model.modules() if loss_kind(m)), None)
 
     def out_of_time(self) -> bool:
-        return self.o.budget is not None and time.monotonic() - self.start > self.o.budget
+        return self.o.budget is not None and self.clock() - self.start > self.o.budget
 
     def _autocast(self) -> Any:
         if not self.b.amp:
@@ -158,6 +193,13 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
             loss = loss.mean()
         return loss.float(), out
 
+    def seen_by_loss(self, out: Any, y: Any) -> tuple[Any, Any]:
+        """The output and the target as the loss receives them: after the script's own
+        ops on them (`view(-1, C)`, `y.reshape(-1)`) when they were recorded, else the
+        output's logits and the target as they are."""
+        view = getattr(self.b.loss, "view", None)
+        return view(out, y) if view is not None else (logits_of(out), y)
+
     def data_batches(self) -> Iterator[Any]:
         """Batches of the user's data, on the device, starting over when it runs out."""
         while True:
@@ -178,9 +220,9 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
             return self.b.optimizer, self._describe(self.b.optimizer)
         return self.fresh_adam(), f"Adam(lr={DEFAULT_LR:g})"
 
-    def fresh_adam(self) -> torch.optim.Optimizer:
+    def fresh_adam(self, lr: float = DEFAULT_LR) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=DEFAULT_LR)
+        return torch.optim.Adam(params, lr=lr)
 
     @staticmethod
     def _describe(optimizer: Any) -> str:
@@ -259,12 +301,19 @@ class Probe(DataChecks, InitChecks, GradientChecks, TrainingChecks):
                 elif self.skip and name in ("gradients", "overfit", "lr-finder"):
                     result.status, result.note = "skipped", self.skip
                 else:
+                    self.emit({"event": "progress", "check": f"{name}: {CHECK_STAGES[name]}"})
                     torch.manual_seed(self.o.seed)
                     began = time.perf_counter()
-                    check(result)
+                    try:
+                        check(result)
+                    except (TargetError, CheckFailed):
+                        raise
+                    except Exception as error:
+                        raise CheckFailed(name, self.step_at) from error
                     result.seconds = round(time.perf_counter() - began, 3)
                     snapshot.restore_weights()
                 results.append(result)
+                self.found.update(f.code for f in result.findings)
                 self.emit({"event": "check", "result": result.as_dict()})
         finally:
             snapshot.restore()

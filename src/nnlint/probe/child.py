@@ -33,9 +33,10 @@ def main() -> int:
     try:
         import torch  # noqa: PLC0415 - the probe's only torch import point
 
-        from nnlint.probe.checks import Options, Probe, pick_device  # noqa: PLC0415
+        from nnlint.probe.checks import CheckFailed, Options, Probe, pick_device  # noqa: PLC0415
         from nnlint.probe.guards import failed_download  # noqa: PLC0415
         from nnlint.probe.script import is_script, run_script  # noqa: PLC0415
+        from nnlint.probe.seeding import seed_everything  # noqa: PLC0415
         from nnlint.probe.target import TargetError, load  # noqa: PLC0415
     except ImportError as error:
         emit({"event": "fatal", "message": f"cannot import torch: {error}"})
@@ -45,7 +46,11 @@ def main() -> int:
         emit({"event": "start", "torch": torch.__version__, "device": str(device)})
         checks = dict(options["checks"])
         module = bool(options.get("module"))
-        if module or is_script(options["target"]):
+        script = module or is_script(options["target"])
+        stage = "capture: running the script to its first training step" if script else "loading"
+        emit({"event": "progress", "check": f"{stage} ({options['target']})"})
+        seed_everything(int(checks.get("seed", 0)))  # before the target builds anything
+        if script:
 
             def make_probe(bundle: Any, capture: Any) -> Any:
                 if checks.get("budget") is not None:
@@ -54,6 +59,7 @@ def main() -> int:
                 located["factory"] = capture.backward_at
                 emit({"event": "located", **located})
                 probe = Probe(bundle, Options(**checks), emit)
+                probe.step_at = capture.backward_at
                 probe.device = next(bundle.model.parameters()).device  # where the script put it
                 return probe
 
@@ -69,10 +75,16 @@ def main() -> int:
             )
         else:
             bundle = load(options["target"])
-            emit({"event": "located", **locate(bundle)})
-            Probe(bundle, Options(**checks), emit).run()
+            located = locate(bundle)
+            emit({"event": "located", **located})
+            probe = Probe(bundle, Options(**checks), emit)
+            probe.step_at = located["factory"]
+            probe.run()
     except TargetError as error:
         emit({"event": "fatal", "message": str(error), "output": error.show_output})
+        return 2
+    except CheckFailed as error:
+        emit({"event": "fatal", "message": check_error(error), "user_code": True})
         return 2
     except Exception as error:
         message = user_error(error)
@@ -96,7 +108,7 @@ def user_error(error: BaseException) -> str:
     frames = user_frames(traceback.extract_tb(error.__traceback__))
     head = f"{type(error).__name__}: {error}"
     if not frames:
-        return f"error in the probed code: {head}"
+        return f"{head} (raised inside a library, with no frame in your files)"
     last = frames[-1]
     lines = [f"{display(last.filename)}:{last.lineno}: in {last.name}: {head}"]
     lines += [
@@ -104,6 +116,24 @@ def user_error(error: BaseException) -> str:
         for f in frames
     ]
     return "\n".join(lines)
+
+
+def check_error(error: Any) -> str:
+    """A check that could not run the training step: which check, where the step is, the
+    exception with the user's frames; when none of them is the user's (it failed inside
+    torch while the probe replayed the step), what to do instead."""
+    cause = error.__cause__ or error
+    at = f" captured at {error.at[0]}:{error.at[1]}" if error.at else ""
+    head = f"the probe's {error.check} check could not run the training step{at}"
+    frames = user_frames(traceback.extract_tb(cause.__traceback__))
+    if frames:
+        return f"{head}:\n{user_error(cause)}"
+    return (
+        f"{head}: {type(cause).__name__}: {cause} (raised in torch, not in your code: the "
+        "probe's replay of this step does not fit the script; write a factory "
+        "(train.py:make_probe) returning the model, the loss, the data and, for batches of "
+        "another shape, `unpack`)"
+    )
 
 
 def _source_line(obj: Any) -> tuple[str, int] | None:

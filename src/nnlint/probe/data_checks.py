@@ -12,6 +12,7 @@ from nnlint.probe.results import CheckResult, Found, fmt
 from nnlint.probe.target import TargetError
 
 RAW_SCALE = 10.0  # a feature mean or std above this is not normalised
+PIXEL_MAX = (127, 255)  # a maximum in this range, integers from 0: raw 8-bit pixel values
 
 
 class DataChecks:
@@ -93,7 +94,7 @@ class DataChecks:
         if top > RAW_SCALE:
             lo, hi = float(low.min()), float(high.max())
             integral = bool((f == f.round()).all())
-            if lo >= 0 and hi <= 255 and integral:
+            if lo >= 0 and PIXEL_MAX[0] < hi <= PIXEL_MAX[1] and integral:
                 what = (
                     f"look like raw 0..255 pixel values ({t.dtype}, min {fmt(lo)}, max "
                     f"{fmt(hi)}, mean {fmt(float(f.mean()))})"
@@ -103,9 +104,10 @@ class DataChecks:
                     "transforms.Normalize)"
                 )
             else:
+                kind = "integer values" if integral else "values"
                 what = (
-                    f"are not normalised (feature means up to {fmt(float(mean.abs().max()))}, "
-                    f"stds up to {fmt(float(std.max()))})"
+                    f"are not normalised: {kind} from {fmt(lo)} to {fmt(hi)}, feature means up "
+                    f"to {fmt(float(mean.abs().max()))}, stds up to {fmt(float(std.max()))}"
                 )
                 fix = (
                     "standardise each feature with the training set's mean and std "

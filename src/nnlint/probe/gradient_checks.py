@@ -53,6 +53,8 @@ class GradientChecks:
         self._nonfinite_gradients(trainable, batch, result)
         self._gradient_flow(seen["ran"], result)
         self._dead_relus(seen["relu"], result)
+        if self._all_zero(trainable, result):
+            return
         self._update_ratio(result)
 
     def _missing_gradients(
@@ -152,6 +154,33 @@ class GradientChecks:
                 )
             )
 
+    def _all_zero(self, trainable: dict[str, nn.Parameter], result: CheckResult) -> bool:
+        """NN909 when every gradient is exactly zero: no learning rate helps; the loss has
+        no derivative with respect to the weights (a round/argmax/threshold on the way, a
+        loss recomputed from a detached value) or every unit on the way is dead."""
+        grads = [p.grad for p in trainable.values() if p.grad is not None]
+        if not grads or any(bool(g.any()) for g in grads):
+            return False
+        dead = [name for name, share in self.dead_relu.items() if share > DEAD_FRACTION]
+        cause = (
+            f"the ReLU units of {', '.join(f'`{d}`' for d in dead[:3])} are dead on the batch"
+            if dead
+            else "the loss has no derivative with respect to the weights: a round(), argmax(), "
+            "threshold or comparison between the model's output and the loss, or a loss "
+            "rebuilt from a detached value (`.item()`, `.detach()`, `torch.tensor(loss)`)"
+        )
+        result.findings.append(
+            Found(
+                "NN909",
+                f"every gradient is exactly zero ({len(grads)} parameter tensors) at "
+                f"initialisation, so no step changes the weights: {cause}",
+                "compute the loss from the raw output (logits) with a differentiable loss; "
+                "for dead units, normalise the inputs and check the initialisation",
+                "model",
+            )
+        )
+        return True
+
     def _dead_relus(self, outputs: dict[str, torch.Tensor], result: CheckResult) -> None:
         dead_by_layer = {}
         for name, out in outputs.items():
@@ -177,6 +206,7 @@ class GradientChecks:
                     )
                 )
         result.metrics["dead_relu"] = dead_by_layer
+        self.dead_relu = dead_by_layer
 
     def _update_ratio(self, result: CheckResult) -> None:
         if self.b.optimizer is None:

@@ -23,15 +23,17 @@ class InitChecks:
     def check_init(self, result: CheckResult) -> None:
         batch = self.batches[0]
         self.model.train()
+        own = getattr(self.b.loss, "own", False)  # the model computes its own loss
         with torch.no_grad():
-            out = None
+            logits = None
             if not self.step_only or self.criterion is not None:
                 x, y = self.unpack(batch)
-                out = self.forward(x)
-                if not self._labels_ok(logits_of(out), y, result):
+                logits, y = self.seen_by_loss(self.forward(x), y)
+                if not own and not self._labels_ok(logits, y, result):
                     self.skip = "the labels are out of range for the loss"
                     return
-                self._constrained_outputs(logits_of(out), batch, result)
+                if not own:
+                    self._constrained_outputs(logits, batch, result)
             loss, _ = self.loss_on(batch)
         value = float(loss.detach())
         result.metrics["loss"] = value
@@ -52,7 +54,7 @@ class InitChecks:
             return
         size = batch_size(batch) or 1
         summed = self._summed_reduction(batch, value, size, result)
-        expected, what = self._expected_loss(logits_of(out))
+        expected, what = self._expected_loss(logits, own)
         if expected is None:
             return
         scale = size if summed else 1
@@ -70,9 +72,12 @@ class InitChecks:
                 )
             )
 
-    def _expected_loss(self, out: torch.Tensor | None) -> tuple[float | None, str]:
-        if self.kind in ("ce", "nll") and out is not None and out.dim() >= 2 and out.shape[1] > 1:
-            classes = out.shape[1]
+    def _expected_loss(self, out: torch.Tensor | None, own: bool) -> tuple[float | None, str]:
+        """ln C for C classes: the second dimension of what a cross-entropy receives (a
+        model's own loss: the last dimension of its logits, as Hugging Face's)."""
+        axis = -1 if own else 1
+        classes = out.shape[axis] if out is not None and out.dim() >= 2 else 0
+        if self.kind in ("ce", "nll") and classes > 1:
             return math.log(classes), f"{classes} balanced classes (ln {classes})"
         if self.kind in ("bce", "bce_logits"):
             return math.log(2), "balanced binary targets (ln 2)"

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from nnlint.probe.batches import INPUT_KEYS, TARGET_KEYS, batch_size, take
-from nnlint.probe.steps import OwnSteps, Step, all_zero
+from nnlint.probe.steps import Cycle, OwnSteps, Step, all_zero
 
 ENDED = "ended"  # the script's run is over: no more steps through its loop
 UNFED = "unfed"  # the loop does not train on the batch it is fed
@@ -37,13 +37,20 @@ class StopScript(BaseException):
 
 @dataclass
 class Order:
-    """What the script's loop runs next: steps on `batch` (in the loader's own form; None
-    for the loader's batches) at `lrs` (None: the optimizer's own), or `finish`."""
+    """What the script's loop runs next: steps on `batches` in turn (in the loader's own
+    form; None for the loader's batches) at `lrs` (None: the optimizer's own), or
+    `finish`."""
 
-    batch: Any = None
+    batches: list[Any] | None = None
     lrs: list[float] | None = None
-    inputs: Any = None  # the model's inputs the fed batch gives, to tell it was used
+    inputs: list[Any] | None = None  # the model's inputs each fed batch gives
     finish: bool = False
+
+    def batch(self, step: int) -> Any:
+        return None if self.batches is None else self.batches[step % len(self.batches)]
+
+    def input(self, step: int) -> Any:
+        return None if self.inputs is None else self.inputs[step % len(self.inputs)]
 
 
 class Driver:
@@ -78,7 +85,7 @@ class Driver:
     def feed(self) -> Any:
         """The batch to hand the script's loop instead of the loader's, or None."""
         order = self.order
-        return None if order is None or self.stopping else order.batch
+        return None if order is None or self.stopping else order.batch(self.done_steps)
 
     def backward(self, tensor: torch.Tensor) -> None:
         if self.order is not None and not self.stopping:
@@ -89,7 +96,8 @@ class Driver:
         order, tensor, self.loss = self.order, self.loss, None
         if optimizer is not self.optimizer or order is None or self.stopping or tensor is None:
             return
-        if order.batch is not None and not self.same(self.model_inputs(), order.inputs):
+        expected = order.input(self.done_steps)
+        if order.batches is not None and not self.same(self.model_inputs(), expected):
             self.unfed += 1
             if self.done_steps or self.unfed > PREFETCHED:  # the loop does not take the batch
                 self.stopping = True
@@ -153,16 +161,24 @@ class LoopSteps:
     def run(
         self, fixed: Any, optimizer: Any, steps: int, lrs: list[float] | None = None
     ) -> Iterator[Step]:
+        """As `OwnSteps.run`: `fixed` is one batch, a `Cycle` of batches taken in turn, or
+        None for the loop's own batches."""
         driver = self.driver
-        fed = None if fixed is None else self.loader_form(fixed)
+        cycle = None if fixed is None else [*fixed.batches] if isinstance(fixed, Cycle) else [fixed]
+        fed = None if cycle is None else [self.loader_form(b) for b in cycle]
         if steps <= 0:
             return
-        if driver.ended or optimizer is not driver.optimizer or (fixed is not None and fed is None):
+        if (
+            driver.ended
+            or optimizer is not driver.optimizer
+            or (fed is not None and any(b is None for b in fed))
+        ):
             yield from self.own.run(fixed, optimizer, steps, lrs)
             return
         driver.wait_parked()
-        inputs = None if fixed is None else fixed[0]
-        driver.orders.put(Order(batch=fed, lrs=lrs, inputs=inputs))
+        inputs = None if cycle is None else [b[0] for b in cycle]
+        start_lrs = [group["lr"] for group in optimizer.param_groups]
+        driver.orders.put(Order(batches=fed, lrs=lrs, inputs=inputs))
         done, waiting = 0, False
         try:
             while done < steps:
@@ -172,6 +188,9 @@ class LoopSteps:
                         self.template = None  # feed no batch to this loop again
                         driver.wait_parked()  # its step is still running: never both at once
                     rest = None if lrs is None else lrs[done:]
+                    if lrs is None:  # not where the script's schedule left it (a decay to 0)
+                        for group, lr in zip(optimizer.param_groups, start_lrs, strict=True):
+                            group["lr"] = lr
                     yield from self.own.run(fixed, optimizer, steps - done, rest)
                     return
                 if not isinstance(reply, Step):
@@ -197,6 +216,8 @@ class LoopSteps:
         batch = take(template, n, size)
         if isinstance(batch, dict) and isinstance(x, dict):  # the inputs are the whole batch
             return {key: _like(value, batch.get(key)) for key, value in x.items()}
+        if isinstance(batch, (list, tuple)) and isinstance(x, tuple) and len(x) == len(batch):
+            return _rebuilt(batch, [_like(v, b) for v, b in zip(x, batch, strict=True)])
         if isinstance(batch, dict):
             keys = [
                 next((k for k in names if k in batch), None) for names in (INPUT_KEYS, TARGET_KEYS)
@@ -208,11 +229,15 @@ class LoopSteps:
                 batch[key] = _like(value, batch[key])
             return batch
         if isinstance(batch, (list, tuple)) and len(batch) >= 2:
-            items = [_like(x, batch[0]), _like(y, batch[1]), *batch[2:]]
-            if isinstance(batch, tuple) and hasattr(batch, "_fields"):
-                return type(batch)(*items)
-            return type(batch)(items)
+            return _rebuilt(batch, [_like(x, batch[0]), _like(y, batch[1]), *batch[2:]])
         return None
+
+
+def _rebuilt(batch: list[Any] | tuple[Any, ...], items: list[Any]) -> Any:
+    """`items` in the sequence type of `batch` (a list, a tuple or a namedtuple)."""
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*items)
+    return type(batch)(items)
 
 
 def _like(value: Any, model: Any) -> Any:

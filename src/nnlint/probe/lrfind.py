@@ -77,6 +77,7 @@ class Suggestion:
     index: int | None
     valley: tuple[int, int] | None
     reason: str = ""
+    flat: bool = False  # no suggestion because the smoothed loss barely moves
 
 
 def valley(smoothed: list[float]) -> tuple[int, int, int]:
@@ -110,13 +111,22 @@ def suggest(lrs: list[float], smoothed: list[float], *, diverged: bool = True) -
         return Suggestion(None, None, None, "the loss only rises")
     if fall < MIN_VALLEY_DROP * abs(start):
         share = max(fall, 0.0) / abs(start) if start else 0.0
-        return Suggestion(None, None, None, f"the smoothed loss falls by only {share:.0%}")
+        return Suggestion(None, None, None, f"the smoothed loss falls by only {share:.0%}", True)
     if lowest == n - 1 and not diverged:
         return Suggestion(None, None, None, "the loss still falls at the end of the sweep")
     first, last, middle = valley(smoothed)
     lr = math.sqrt(lrs[lowest] / BELOW_MINIMUM * lrs[middle])
     index = min(range(n), key=lambda i: abs(math.log(lrs[i] / lr)))
     return Suggestion(lr, index, (first, last))
+
+
+def flat(losses: list[float]) -> bool:
+    """The raw losses of a sweep never fall 10% below their starting level either (a
+    smoothed curve can hide a short dip at the high end of the sweep)."""
+    if len(losses) < START_POINTS:
+        return True
+    start = statistics.median(losses[:START_POINTS])
+    return min(losses) > start - MIN_VALLEY_DROP * abs(start)
 
 
 def compare(configured: float, suggested: float) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from nnlint.engine import Report
 from nnlint.findings import Finding
-from nnlint.probe.plot import write_plot
+from nnlint.probe.plot import PlotData, write_plot
 from nnlint.rules import matches, rule_by_code
 
 INSTALL_HINT = (
@@ -112,7 +112,16 @@ def run_child(options: ProbeOptions) -> Outcome:
     """Run the child with the budget; kill it (its whole process group) when time is up.
     Caches that libraries write at import (matplotlib's) go to a folder removed after."""
     with tempfile.TemporaryDirectory(prefix="nnlint-probe-") as scratch:
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": scratch}
+        env = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLCONFIGDIR": scratch,
+            "PYTHONHASHSEED": str(options.seed),  # the same run every time (seeding.py)
+            # one intra-op thread unless the user says otherwise: the probe's batches are
+            # small, threads that wait for busy cores slowed it 20x on a loaded 2-core
+            # machine, and one thread sums in the same order on every machine
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        }
         return _run_child(options, env)
 
 
@@ -150,6 +159,7 @@ def _run_child(options: ProbeOptions, env: dict[str, str]) -> Outcome:
     process.stdin.close()
     outcome = Outcome()
     progress = Progress(options.progress)
+    progress.stage(f"loading {options.target} (starting Python and torch)")
     deadline = began + options.timeout
     while True:
         try:
@@ -167,8 +177,9 @@ def _run_child(options: ProbeOptions, env: dict[str, str]) -> Outcome:
         if event.get("event") == "progress":
             progress.show(event)
             continue
-        progress.clear()
         outcome.events.append(event)
+        if event.get("event") not in ("check", "start", "located"):
+            progress.clear()  # a note or an error line follows
         if event.get("event") == "fatal":
             outcome.fatal = event["message"]
     progress.clear()
@@ -198,27 +209,40 @@ def _kill(process: subprocess.Popen[str]) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr, only when it is a terminal."""
+    """A one-line progress display on stderr, only when it is a terminal: the stage
+    (loading, capture, each check) from the first second, and a bar for the checks that
+    count steps. Each line overwrites the last in full, so no characters of a longer
+    line are left behind."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.shown = False
+        self.width = 0  # characters of the line on screen
+
+    def stage(self, text: str) -> None:
+        self._write(f"nnlint probe: {text}")
 
     def show(self, event: dict[str, Any]) -> None:
-        if not self.enabled:
+        check = str(event.get("check", ""))
+        if "total" not in event:
+            self.stage(check)
             return
         done, total = int(event.get("done", 0)), max(int(event.get("total", 1)), 1)
-        filled = round(24 * done / total)
+        filled = round(24 * min(done, total) / total)
         bar = "#" * filled + "." * (24 - filled)
-        sys.stderr.write(f"\r{event.get('check', ''):<10} [{bar}] {done}/{total}")
+        self._write(f"nnlint probe: {check:<10} [{bar}] {done}/{total}")
+
+    def _write(self, line: str) -> None:
+        if not self.enabled:
+            return
+        sys.stderr.write("\r" + line.ljust(self.width))
         sys.stderr.flush()
-        self.shown = True
+        self.width = len(line)
 
     def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 60 + "\r")
+        if self.enabled and self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
             sys.stderr.flush()
-            self.shown = False
+            self.width = 0
 
 
 def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
@@ -226,7 +250,16 @@ def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
     if not torch_available():
         raise ProbeUnavailable(INSTALL_HINT)
     outcome = run_child(options)
-    report = Report(files=1)
+    report = report_of(outcome, options)
+    if options.report_dir is not None:
+        write_report(options, outcome, report)
+    return report, outcome
+
+
+def report_of(outcome: Outcome, options: ProbeOptions) -> Report:
+    """nnlint's report of what the child sent: each finding at the file and line where it
+    was found, the errors, and NN900/NN918 for a budget that ran out or a child that died."""
+    report = Report()
     located = outcome.first("located")
     if outcome.fatal:
         report.errors.append(f"--probe {options.target}: {outcome.fatal}")
@@ -242,24 +275,36 @@ def probe(options: ProbeOptions) -> tuple[Report, Outcome]:
     stalled = outcome.first("stalled")
     if stalled and matches("NN900", options.select) and not matches("NN900", options.ignore):
         report.findings.append(_stalled(stalled, options))
-    unfinished = _unfinished(outcome)
-    if outcome.timed_out and not located and not stalled and not outcome.fatal:
-        unfinished = ["loading the target (the budget ran out before any check started)"]
-    if unfinished and not outcome.fatal and not stalled:
-        found = {
-            "code": "NN900",
-            "message": f"the probe's {options.timeout:g} s budget ran out; not finished: "
-            + ", ".join(unfinished),
-            "help": "raise --probe-timeout, or lower lr-steps / overfit-steps in "
-            "[tool.nnlint.probe]; the other findings come from the checks that finished",
-            "anchor": "factory",
-        }
-        if (finding := _finding(found, located, options)) is not None:
-            report.findings.append(finding)
+    report.findings.extend(budget_findings(outcome, options))
     report.findings.sort()
-    if options.report_dir is not None:
-        write_report(options, outcome, report)
-    return report, outcome
+    # "Found N findings in M files": the files the findings are in (a model's module, the
+    # script), each finding in the file where it was found
+    report.files = max(1, len({f.path for f in report.findings}))
+    return report
+
+
+def budget_findings(outcome: Outcome, options: ProbeOptions) -> list[Finding]:
+    """NN900 naming what the time budget left unfinished (the checks it cut short or
+    never let start, or the loading of the target); none after a stall or a fatal error,
+    which say so themselves."""
+    located, stalled = outcome.first("located"), outcome.first("stalled")
+    if outcome.fatal or stalled:
+        return []
+    unfinished = _unfinished(outcome)
+    if outcome.timed_out and not located:
+        unfinished = ["loading the target (the budget ran out before any check started)"]
+    if not unfinished:
+        return []
+    found = {
+        "code": "NN900",
+        "message": f"the probe's {options.timeout:g} s budget ran out; not finished: "
+        + ", ".join(unfinished),
+        "help": "raise --probe-timeout, or lower lr-steps / overfit-steps in "
+        "[tool.nnlint.probe]; the other findings come from the checks that finished",
+        "anchor": "factory",
+    }
+    finding = _finding(found, located, options)
+    return [finding] if finding is not None else []
 
 
 def _stalled(stalled: dict[str, Any], options: ProbeOptions) -> Finding:
@@ -393,11 +438,24 @@ def write_report(options: ProbeOptions, outcome: Outcome, report: Report) -> Non
         json.dumps(_clean(document), indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     if sweep:
-        metrics = sweep["metrics"]
-        write_plot(
-            folder / "lr_finder.png",
-            metrics["lrs"],
-            [v if v is not None else math.nan for v in metrics["smoothed"]],
-            metrics.get("suggested_lr"),
-            metrics.get("configured_lr"),
-        )
+        write_plot(folder / "lr_finder.png", plot_data(sweep["metrics"]))
+
+
+def plot_data(metrics: dict[str, Any]) -> PlotData:
+    """The plot's data from the LR finder's figures (JSON nulls for NaN back to NaN)."""
+
+    def numbers(values: list[Any]) -> list[float]:
+        return [math.nan if v is None else float(v) for v in values]
+
+    sweeps = metrics.get("sweeps") or [metrics]
+    ab = metrics.get("ab_run") or {}
+    return PlotData(
+        sweeps=[(s["lrs"], numbers(s["smoothed"])) for s in sweeps],
+        suggested=metrics.get("suggested_lr"),
+        configured=metrics.get("configured_lr"),
+        ab={
+            arm: numbers(ab[f"{arm}_losses"])
+            for arm in ("configured", "suggested")
+            if f"{arm}_losses" in ab
+        },
+    )

@@ -46,9 +46,19 @@ from torch.utils.data.dataloader import _BaseDataLoaderIter
 
 from nnlint.probe import guards
 from nnlint.probe.batches import TARGET_KEYS, alike, default_unpack, detach, fed_from, same, tensors
-from nnlint.probe.calls import Call, inputs_of, loss_function, model_loss, own_loss, target_of
+from nnlint.probe.calls import (
+    Call,
+    inputs_of,
+    loss_function,
+    model_loss,
+    own_loss,
+    path_to,
+    target_of,
+    trains,
+)
 from nnlint.probe.checks import Probe, loss_kind
 from nnlint.probe.loop import Driver, LoopSteps, ProbeThread, StopScript
+from nnlint.probe.replay import Op, Recorder
 from nnlint.probe.state import Snapshot
 from nnlint.probe.target import Bundle, TargetError, display, split_target, user_frames
 
@@ -87,7 +97,9 @@ def _is_main_guard(node: ast.stmt) -> bool:
 
 
 class _Functional(TorchFunctionMode):
-    """Records `torch.nn.functional` calls that return a scalar needing a gradient."""
+    """Records `torch.nn.functional` calls that return a scalar (a loss, with or without a
+    gradient: a frozen model's has none), and, outside the model's forward, every call on
+    a tracked tensor (`replay.Recorder`: what the step does between output and loss)."""
 
     def __init__(self, capture: Capture) -> None:
         super().__init__()
@@ -96,14 +108,58 @@ class _Functional(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
+        capture = self.capture
+        if not capture._mine() or capture.bundle is not None:
+            return result
         if (
             getattr(func, "__module__", "") == "torch.nn.functional"
             and isinstance(result, torch.Tensor)
             and result.dim() == 0
-            and result.requires_grad
+            and result.is_floating_point()
         ):
-            self.capture.calls.append(Call(func, tuple(args), dict(kwargs), result, False))
+            capture.calls.append(Call(func, tuple(args), dict(kwargs), result, False))
+        if capture.depth == 0:
+            capture.recorder.see(func, tuple(args), kwargs, result)
         return result
+
+
+class _Clipping:
+    """Learns the script's gradient clipping (`clip_grad_norm_`, `clip_grad_value_` before
+    its first step), so that the probe's own steps clip as the script's do."""
+
+    NAMES = ("clip_grad_norm_", "clip_grad_value_")
+
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        from torch.nn import utils  # noqa: PLC0415
+        from torch.nn.utils import clip_grad  # noqa: PLC0415
+
+        saved = [
+            (module, name, getattr(module, name))
+            for module in (utils, clip_grad)
+            for name in self.NAMES
+        ]
+        for module, name, original in saved:
+            setattr(module, name, self._watch(original))
+        try:
+            yield
+        finally:
+            for module, name, original in saved:
+                setattr(module, name, original)
+
+    def _watch(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        capture = self.capture
+
+        def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
+            if capture._mine() and capture.bundle is None and capture.clip is None:
+                capture.clip = lambda params: original(params, *args, **kwargs)
+            return original(parameters, *args, **kwargs)
+
+        clip.__name__ = original.__name__
+        return clip
 
 
 class Capture:
@@ -119,6 +175,7 @@ class Capture:
         self.emit = emit
         self.make_probe = make_probe
         self.calls: list[Call] = []
+        self.recorder = Recorder()
         self.depth = 0
         self.loss_tensor: torch.Tensor | None = None
         self.backward_at: tuple[str, int] | None = None
@@ -131,6 +188,7 @@ class Capture:
         self.loader: Any = None
         self.recent: collections.deque[Any] = collections.deque(maxlen=RECENT)
         self.template: Any = None  # the loader's batch of the first step
+        self.clip: Callable[[Any], Any] | None = None  # the script's gradient clipping
         self.driver: Driver | None = None
         self.thread: ProbeThread | None = None
         self.script_thread = threading.current_thread()
@@ -153,6 +211,8 @@ class Capture:
         if self.depth == 0:
             self.calls.append(Call(module, tuple(args), dict(kwargs or {}), output, True))
             del self.calls[:-64]
+            if self.bundle is None:
+                self.recorder.track(output)
 
     def _backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
         capture = self
@@ -208,6 +268,7 @@ class Capture:
             self.calls.clear()
         else:
             self.calls.clear()
+            self.recorder.clear()
 
     def _no_gradient(self) -> None:
         """backward() on a loss without a gradient would raise in the script (a frozen
@@ -252,9 +313,10 @@ class Capture:
         params = {id(p) for group in optimizer.param_groups for p in group["params"]}
         model_call = None
         best = 0
-        for call in self.calls:  # the last call of the module the optimizer updates most
-            if not call.module:
-                continue
+        # the last call of the module the optimizer updates most, among the calls that
+        # built a graph (an evaluation under no_grad is never the training step's)
+        graphed = [c for c in self.calls if c.module and trains(c)]
+        for call in graphed or [c for c in self.calls if c.module]:
             shared = sum(1 for p in call.callee.parameters() if id(p) in params)
             if shared and shared >= best:
                 model_call, best = call, shared
@@ -274,10 +336,25 @@ class Capture:
             )
         unpack = None
         loss_call = self._loss_call(model_call)
+        own_path = path_to(model_call.output, self.loss_tensor)
         if loss_call is not None:
             target = target_of(loss_call, model_call)
-            loss = loss_function(loss_call, model_call)
-            self.template = self._loader_batch(inputs, target)
+            first = loss_call.args[0] if loss_call.args else None
+            path, output_ops = self._ops_to(first, model_call.output)
+            source, target_ops = self._target_source(target)
+            self.template = self._loader_batch(inputs, source)
+            if self.template is None:
+                target_ops = []  # collected targets are as the loss received them
+            loss = loss_function(loss_call, path, output_ops, target_ops)
+        elif own_path and isinstance(inputs, tuple):
+            # `loss, out = model(x, y)`: the model computes its loss from a target argument
+            index = self._target_argument(model_call)
+            target, loss = inputs[index], model_loss(self._inner_loss(model_call), own_path)
+
+            def unpack(batch: Any, count: int = len(inputs), index: int = index) -> Any:
+                return tuple(batch[:count]), batch[index]
+
+            self.template = next((b for b in reversed(self.recent) if fed_from(inputs, b)), None)
         elif isinstance(inputs, dict) and own_loss(model_call.output) is not None:
             # the model computes its loss from the labels among its inputs (Hugging Face)
             key = next((k for k in TARGET_KEYS if k in inputs), None)
@@ -306,8 +383,14 @@ class Capture:
             self.collected.append((detach(inputs), detach(target)))
             self.collecting = True
         self.bundle = Bundle(
-            model=model_call.callee, loss=loss, data=data, optimizer=optimizer, unpack=unpack
+            model=model_call.callee,
+            loss=loss,
+            data=data,
+            optimizer=optimizer,
+            unpack=unpack,
+            clip=self.clip,
         )
+        self.recorder.clear()  # what the step did is read; its tensors can go
 
     def _loss_call(self, model_call: Call) -> Call | None:
         after = self.calls[self.calls.index(model_call) + 1 :]
@@ -318,6 +401,43 @@ class Capture:
             if (call.module and loss_kind(call.callee)) or not call.module:
                 return call
         return None
+
+    def _ops_to(self, tensor: Any, output: Any) -> tuple[list[Any], list[Op]]:
+        """Where in the model's output the loss's input comes from (a path of indices, keys
+        or attributes) and the recorded ops from there to it (`view(-1, C)`, `[:, -1]`)."""
+        if tensor is None or tensor is output:
+            return [], []
+        found = self.recorder.chain(tensor, list(tensors(output)))
+        if found is None:
+            return path_to(output, tensor), []
+        source, ops = found
+        return ([] if source is output else path_to(output, source)), ops
+
+    def _target_source(self, target: Any) -> tuple[Any, list[Any]]:
+        """The loader batch's tensor the loss's target was computed from, and the ops."""
+        sources = [t for batch in self.recent for t in tensors(batch)]
+        found = self.recorder.chain(target, sources)
+        return (target, []) if found is None else found
+
+    def _target_argument(self, model_call: Call) -> int:
+        """Which positional argument of a model that computes its own loss is the target:
+        one its inner loss call received, else the last that needs no gradient."""
+        inner = next(
+            (c for c in reversed(self.calls[: self.calls.index(model_call)]) if not c.module), None
+        )
+        received = {id(t) for t in tensors((inner.args, inner.kwargs))} if inner else set()
+        args = model_call.args
+        for index, arg in enumerate(args[1:], start=1):
+            if id(arg) in received:
+                return index
+        loose = [
+            i
+            for i, a in enumerate(args[1:], start=1)
+            if isinstance(a, torch.Tensor) and not a.requires_grad
+        ]
+        if not loose:
+            raise TargetError("the model computes its own loss, from no target argument")
+        return loose[-1]
 
     def _inner_loss(self, model_call: Call) -> Any:
         """The last loss function called while the model computed its own loss."""
@@ -338,7 +458,12 @@ class Capture:
 
     def _collect(self, tensor: torch.Tensor) -> None:
         model_call = next(
-            (c for c in self.calls if c.module and c.callee is self.bundle.model), None
+            (
+                c
+                for c in reversed(self.calls)
+                if c.module and c.callee is self.bundle.model and trains(c)
+            ),
+            None,
         )
         if model_call is not None:
             after = self.calls[self.calls.index(model_call) + 1 :]
@@ -399,8 +524,10 @@ class Capture:
                 return fed  # any loader of such batches: scripts make a new one each epoch
             if capture.bundle is None:
                 capture.recent.append(batch)
+                capture.recorder.track(batch)  # the targets' ops start from its tensors
             return batch
 
+        clipping = _Clipping(self)
         handles = [
             nn_module.register_module_forward_pre_hook(self._pre),
             nn_module.register_module_forward_hook(self._post, with_kwargs=True, always_call=True),
@@ -412,7 +539,7 @@ class Capture:
         _BaseDataLoaderIter.__next__ = loader_next  # type: ignore[method-assign]
         mode = _Functional(self)
         try:
-            with mode, guards.installed(self.emit):
+            with mode, guards.installed(self.emit), clipping.installed():
                 yield
         finally:
             for handle in handles:
@@ -427,13 +554,17 @@ class Capture:
         if self.budget is None or self.done.wait(self.budget) or self.bundle is not None:
             return
         frame = sys._current_frames().get(main)
-        frames = user_frames(traceback.extract_stack(frame)) if frame else []
-        stack = [
-            {"file": display(f.filename), "line": f.lineno, "function": f.name, "code": f.line}
-            for f in frames
-        ]
-        self.emit({"event": "stalled", "budget": self.budget, "stack": stack})
+        self.emit({"event": "stalled", "budget": self.budget, "stack": user_stack(frame)})
         os._exit(3)
+
+
+def user_stack(frame: Any) -> list[dict[str, Any]]:
+    """Where a thread is in the user's code: its user frames, outermost first."""
+    frames = user_frames(traceback.extract_stack(frame)) if frame else []
+    return [
+        {"file": display(f.filename), "line": f.lineno, "function": f.name, "code": f.line}
+        for f in frames
+    ]
 
 
 def run_script(

@@ -17,6 +17,13 @@ from typing import Any
 import torch
 
 
+@dataclass(frozen=True)
+class Cycle:
+    """Batches to train on in turn (a batch itself may be a list, as a DataLoader's are)."""
+
+    batches: tuple[Any, ...]
+
+
 @dataclass
 class Step:
     """What one training step showed: its loss, whether the loss has a gradient, the
@@ -44,11 +51,14 @@ class OwnSteps:
     def run(
         self, fixed: Any, optimizer: Any, steps: int, lrs: list[float] | None = None
     ) -> Iterator[Step]:
-        """`steps` steps on the batch `fixed` (on fresh batches when it is None), at the
-        learning rates `lrs` when given."""
+        """`steps` steps on the batch `fixed` (a `Cycle`: on each of its batches in turn;
+        None: on fresh batches), at the learning rates `lrs` when given."""
         probe = self.probe
         probe.model.train()
-        batches = itertools.repeat(fixed) if fixed is not None else probe.data_batches()
+        if isinstance(fixed, Cycle):
+            batches = itertools.cycle(fixed.batches)
+        else:
+            batches = itertools.repeat(fixed) if fixed is not None else probe.data_batches()
         for index in range(steps):
             if lrs is not None:
                 for group in optimizer.param_groups:
@@ -58,6 +68,8 @@ class OwnSteps:
             step = Step(float(loss.detach()), loss.requires_grad, out)
             if math.isfinite(step.value) and loss.requires_grad:
                 loss.backward()
+                if probe.b.clip is not None:  # the script clips its gradients: so do its steps
+                    probe.b.clip([p for p in probe.model.parameters() if p.grad is not None])
                 step.zero_grads = all_zero(probe.model)
             yield step
             optimizer.step()

@@ -78,6 +78,7 @@ class Bundle:
     dtype: str | None = None
     factory: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    clip: Callable[[Any], Any] | None = None  # the script's gradient clipping, on parameters
 
 
 def split_target(spec: str) -> tuple[str, str | None]:
