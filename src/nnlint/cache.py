@@ -135,14 +135,15 @@ _FINDING_TEXT = ("path", "code", "message", "severity", "help")
 
 
 def _finding(data: object) -> Finding:
-    if not isinstance(data, dict) or set(data) - {*_FINDING_TEXT, "line", "col", "cell", "related"}:
+    numbers = {"line", "col", "cell", "end_line", "end_col"}
+    if not isinstance(data, dict) or set(data) - {*_FINDING_TEXT, *numbers, "related"}:
         raise TypeError("a cached finding is not a finding")
-    cell = data.get("cell")
+    optional = {key: data.get(key) for key in ("cell", "end_line", "end_col")}
     return Finding(
         **{key: _text(data[key]) for key in _FINDING_TEXT if key in data},
         line=_ints([data["line"]], 1)[0],
         col=_ints([data["col"]], 1)[0],
-        cell=None if cell is None else _ints([cell], 1)[0],
+        **{k: None if v is None else _ints([v], 1)[0] for k, v in optional.items()},
         related=tuple(_ints(r, 2) for r in _list(data.get("related", []))),
     )
 
