@@ -316,10 +316,14 @@ def _evaluation_forwards_with_grad(
     net(test_x)` every few steps of a training loop), in a block that never calls
     `backward()`, with autograd on."""
     role = module.data.role
+    if not module.model_receivers and not module.networks:
+        return  # nothing here is known to be a model
     for scope in module.collected.scopes:
-        if scope.in_test or in_lightning_module(module, scope) or _wants_gradients(scope):
+        if scope.in_test or in_lightning_module(module, scope):
             continue
         for site in scope.calls:
+            if not site.node.args or not runs_a_model(project, module, site):
+                continue
             if not any(role(a, scope) in _EVAL_ROLES for a in site.node.args):
                 continue
             if any(
@@ -328,7 +332,7 @@ def _evaluation_forwards_with_grad(
                 if (source := loops.loop_source(loop)) is not None
             ):
                 continue  # the loop form above
-            if not runs_a_model(project, module, site) or _no_grad(module, loops, site):
+            if _no_grad(module, loops, site) or _wants_gradients(scope):
                 continue
             block = _enclosing_block(loops, site)
             if any(loops.is_backward(s) and _inside(loops, s, block, scope) for s in scope.calls):
