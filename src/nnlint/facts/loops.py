@@ -182,17 +182,7 @@ class LoopFacts:
     # -- local helpers ------------------------------------------------------------------
     def callee(self, site: CallSite) -> Scope | None:
         """The scope of the module function or method (`self.m(...)`) a call runs."""
-        func = site.node.func
-        if isinstance(func, ast.Name):
-            return self.collected.functions.get(func.id)
-        if (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and func.value.id == "self"
-        ):
-            cls = self.resolver.enclosing_class(site.scope)
-            return cls.methods.get(func.attr) if cls is not None else None
-        return None
+        return self.resolver.callee(site)
 
     def reaches(
         self, site: CallSite, what: str, test: Callable[[CallSite], bool], depth: int = 0

@@ -189,17 +189,6 @@ class TrainingFacts:
         self.training_functions = self._training_functions()
 
     # -- PyTorch loops ------------------------------------------------------------------
-    def callee(self, site: CallSite) -> Scope | None:
-        """The function or method of this module a call runs: `train(...)` (a module
-        function) or `self.validate()` (a method of the caller's class)."""
-        func = site.node.func
-        if isinstance(func, ast.Name):
-            return self.resolver.collected.functions.get(func.id)
-        if isinstance(func, ast.Attribute) and dotted(func.value) == "self":
-            cls = self.resolver.enclosing_class(site.scope)
-            return cls.methods.get(func.attr) if cls is not None else None
-        return None
-
     def _training_functions(self) -> set[int]:
         """`id`s of the functions and methods that call `.backward()`, directly or through
         each other (`self.train_epoch()` from `fit`)."""
@@ -220,7 +209,7 @@ class TrainingFacts:
         func = site.node.func
         if isinstance(func, ast.Attribute) and func.attr in {"backward", "manual_backward"}:
             return True
-        callee = self.callee(site)
+        callee = self.resolver.callee(site)
         return callee is not None and id(callee) in trains
 
     def _called(self, scope: Scope, depth: int = 0) -> Iterator[Scope]:
@@ -230,7 +219,7 @@ class TrainingFacts:
         while stack and len(seen) < 64:
             current = stack.pop()
             for site in current.calls:
-                callee = self.callee(site)
+                callee = self.resolver.callee(site)
                 if callee is not None and id(callee) not in seen:
                     seen.add(id(callee))
                     stack.append(callee)
@@ -271,7 +260,7 @@ class TrainingFacts:
         called = [
             callee
             for site in scope.calls
-            if loop in site.loops and (target := self.callee(site)) is not None
+            if loop in site.loops and (target := self.resolver.callee(site)) is not None
             for callee in (target, *self._called(target))
         ]
         for callee in called:  # what `self.validate()` or `evaluate(...)` reads and keeps

@@ -186,39 +186,43 @@ class Resolver:
         found = self._binding(expr.id, scope, position(expr))
         if found is None or found[0].kind not in {"param", "default"}:
             return []
-        owner = found[1]
-        if not isinstance(owner.node, ast.FunctionDef):
-            return []
-        index = owner.params.index(expr.id) if expr.id in owner.params else -1
-        callee = owner.node.name
-        if owner.class_name is not None:
-            if callee != "__init__":
-                return []
-            callee, index = owner.class_name, index - 1
-        passed = []
-        for site in self._callers.get(callee, []):
-            arg = argument(site.node, expr.id, index)
-            if arg is not None:
-                passed.append((arg, site.scope))
-        return passed
+        return self._passed(expr.id, found[1])
 
     def _param_origins(
         self, name: str, scope: Scope, index: int | None, depth: int
     ) -> Iterator[Origin]:
-        """Follow a parameter to the arguments its callers in this module pass: callers of a
-        module function, or instantiations `Cls(...)` for the parameters of `Cls.__init__`."""
+        """Follow a parameter to the arguments its callers in this module pass."""
+        for arg, caller in self._passed(name, scope):
+            yield from self._origins(arg, caller, index, depth + 1)
+
+    def _passed(self, name: str, scope: Scope) -> list[tuple[ast.expr, Scope]]:
+        """What the callers in this module pass for parameter `name` of `scope`: callers of
+        a module function, or instantiations `Cls(...)` for the parameters of
+        `Cls.__init__`."""
         if not isinstance(scope.node, ast.FunctionDef):
-            return
+            return []
         position = scope.params.index(name) if name in scope.params else -1
         callee = scope.node.name
         if scope.class_name is not None:
             if callee != "__init__":
-                return
+                return []
             callee, position = scope.class_name, position - 1
+        passed = []
         for site in self._callers.get(callee, []):
             arg = argument(site.node, name, position)
             if arg is not None:
-                yield from self._origins(arg, site.scope, index, depth + 1)
+                passed.append((arg, site.scope))
+        return passed
+
+    def callee(self, site: CallSite) -> Scope | None:
+        """The scope of the module function or method (`self.m(...)`) a call runs."""
+        func = site.node.func
+        if isinstance(func, ast.Name):
+            return self.collected.functions.get(func.id)
+        if isinstance(func, ast.Attribute) and _is_self(func.value):
+            cls = self.enclosing_class(site.scope)
+            return cls.methods.get(func.attr) if cls is not None else None
+        return None
 
     def constant(self, expr: ast.expr | None, scope: Scope) -> object:
         """A literal value for `expr` when it can be known statically, else None."""
